@@ -1,0 +1,296 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ServerlessMemory.Core;
+
+namespace ServerlessMemory.Api;
+
+public sealed record ScoreDto(double Total, double Relevance, double Decay, double AccessBonus);
+
+public sealed record ArchiveItemDto(
+    string Id, string Content, string Type, double Importance, DateTimeOffset CreatedAt, DateTimeOffset LastAccessedAt,
+    int AccessCount, IReadOnlyDictionary<string, string> Metadata, DateTimeOffset? ForgetAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ScoreDto? Score)
+{
+    public static ArchiveItemDto From(ArchiveItem item, Score? score = null) => new(
+        item.Id, item.Content, item.Type.ToName(), item.Importance, item.CreatedAt, item.LastAccessedAt, item.AccessCount,
+        item.Metadata, item.ForgetAt, score is null ? null : new(Round(score.Total), Round(score.Relevance), Round(score.Decay), Round(score.AccessBonus)));
+
+    private static double Round(double d) => Math.Round(d, 6);
+}
+
+public sealed record PageDto<T>(
+    IReadOnlyList<T> Items,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ContinuationToken);
+
+public sealed record CoreMemoryDto(IReadOnlyList<MemoryBlock> Blocks, string? ETag);
+
+/// <summary>
+/// The API's handlers. Each takes the ASP.NET Core request, so the self-host's endpoints and the
+/// Azure Functions triggers call the very same code; each answers problem+json on bad input and
+/// changes nothing then.
+/// </summary>
+public static partial class MemoryApi
+{
+    public static Task<IResult> Health(HttpRequest request, CancellationToken cancellationToken) =>
+        Run(request, null, (services, _) =>
+        {
+            var engine = services.GetRequiredService<MemoryEngine>();
+            var model = services.GetRequiredService<IOptions<ModelOptions>>().Value;
+            return Task.FromResult<IResult>(TypedResults.Ok(new
+            {
+                status = "ok",
+                store = engine.Store.Name,
+                model = model.IsConfigured ? "configured" : "none",
+            }));
+        });
+
+    public static Task<IResult> Chat(HttpRequest request, string userId, CancellationToken cancellationToken) =>
+        Run(request, userId, (_, _) =>
+        {
+            request.HttpContext.Response.Headers.RetryAfter = "60";
+            return Task.FromResult<IResult>(TypedResults.Problem(
+                statusCode: 503, title: "Chat is not available",
+                detail: "Chat turns are not served by this version yet; memory routes work."));
+        });
+
+    public static Task<IResult> GetCoreMemory(HttpRequest request, string userId, CancellationToken cancellationToken) =>
+        Run(request, userId, async (services, engine) =>
+        {
+            var core = await engine.GetCoreAsync(userId, cancellationToken);
+            return TypedResults.Ok(new CoreMemoryDto(core.Blocks, Quote(core.ETag)));
+        });
+
+    public static Task<IResult> PutCoreBlock(HttpRequest request, string userId, string label, CancellationToken cancellationToken) =>
+        Run(request, userId, async (services, engine) =>
+        {
+            CheckLabel(label);
+            var body = await RequestBody.ReadObjectAsync(request, engine.Limits.RequestBodyBytes, cancellationToken, "value", "description", "limit", "readOnly");
+            var value = body.String("value", required: true)!;
+            var description = body.String("description");
+            if (description?.Length > 1000) throw new MemoryValidationException("description", "'description' has more than 1000 characters.");
+            var limit = body.Int("limit", 1, engine.Limits.MaxBlockLimit);
+            var core = await engine.EditCoreAsync(userId, new SetBlock(label, value, description, limit, body.Bool("readOnly")),
+                IfMatch(request), cancellationToken);
+            request.HttpContext.Response.Headers.ETag = Quote(core.ETag);
+            return TypedResults.Ok(core.Find(label));
+        });
+
+    public static Task<IResult> DeleteCoreBlock(HttpRequest request, string userId, string label, CancellationToken cancellationToken) =>
+        Run(request, userId, async (services, engine) =>
+        {
+            CheckLabel(label);
+            var core = await engine.GetCoreAsync(userId, cancellationToken);
+            if (core.Find(label) is not null)
+                await engine.EditCoreAsync(userId, new DeleteBlock(label), IfMatch(request), cancellationToken);
+            return TypedResults.NoContent();
+        });
+
+    public static Task<IResult> AddArchiveItem(HttpRequest request, string userId, CancellationToken cancellationToken) =>
+        Run(request, userId, async (services, engine) =>
+        {
+            var body = await RequestBody.ReadObjectAsync(request, engine.Limits.RequestBodyBytes, cancellationToken,
+                "content", "type", "importance", "createdAt", "metadata");
+            var content = body.String("content", required: true)!;
+            if (content.Trim().Length == 0) throw new MemoryValidationException("content", "'content' must not be empty.");
+            if (content.Length > engine.Limits.ArchiveChars)
+                throw new MemoryValidationException("content", $"'content' has {content.Length} characters; at most {engine.Limits.ArchiveChars} are allowed.");
+            var typeName = body.String("type");
+            if (!MemoryTypes.TryParse(typeName, out var type) && typeName is not null)
+                throw new MemoryValidationException("type", $"'type' must be one of {string.Join(", ", MemoryTypes.Names)}.");
+            var importance = body.Number("importance", 0, 1) ?? 0.5;
+            var createdAt = CreatedAt(body, engine.Time.GetUtcNow());
+            var metadata = Metadata(body, engine.Limits);
+
+            var (item, created) = await engine.AddArchiveAsync(userId, new NewMemory(content, type, importance, createdAt, metadata), cancellationToken);
+            var dto = ArchiveItemDto.From(item);
+            return created
+                ? TypedResults.Created($"/api/users/{Uri.EscapeDataString(userId)}/memory/archive/{item.Id}", dto)
+                : TypedResults.Ok(dto);
+        });
+
+    public static Task<IResult> SearchArchive(HttpRequest request, string userId, CancellationToken cancellationToken) =>
+        Run(request, userId, async (services, engine) =>
+        {
+            var query = request.Query["query"].ToString();
+            if (request.Query.ContainsKey("query"))
+            {
+                if (string.IsNullOrWhiteSpace(query)) throw new MemoryValidationException("query", "'query' must not be empty.");
+                if (query.Length > 1000) throw new MemoryValidationException("query", "'query' has more than 1000 characters.");
+                var top = QueryInt(request, "top", 1, engine.Limits.MaxTop) ?? 5;
+                var found = await engine.SearchArchiveAsync(userId, query, top, cancellationToken);
+                return TypedResults.Ok(new PageDto<ArchiveItemDto>([.. found.Select(s => ArchiveItemDto.From(s.Item, s.Score))], null));
+            }
+            var limit = QueryInt(request, "limit", 1, engine.Limits.MaxPageSize) ?? 20;
+            var page = await engine.Store.ListArchiveAsync(userId, limit, Token(request), cancellationToken);
+            return TypedResults.Ok(new PageDto<ArchiveItemDto>([.. page.Items.Select(i => ArchiveItemDto.From(i))], page.ContinuationToken));
+        });
+
+    public static Task<IResult> GetArchiveItem(HttpRequest request, string userId, string id, CancellationToken cancellationToken) =>
+        Run(request, userId, async (services, engine) =>
+            await engine.Store.GetArchiveItemAsync(userId, id, cancellationToken) is { } item
+                ? TypedResults.Ok(ArchiveItemDto.From(item))
+                : NotFound($"There is no archive memory '{id}'."));
+
+    public static Task<IResult> DeleteArchiveItem(HttpRequest request, string userId, string id, CancellationToken cancellationToken) =>
+        Run(request, userId, async (services, engine) =>
+            await engine.DeleteArchiveAsync(userId, id, cancellationToken)
+                ? TypedResults.NoContent()
+                : NotFound($"There is no archive memory '{id}'."));
+
+    public static Task<IResult> ListMessages(HttpRequest request, string userId, CancellationToken cancellationToken) =>
+        Run(request, userId, async (services, engine) =>
+        {
+            var sessionId = request.Query.ContainsKey("sessionId") ? request.Query["sessionId"].ToString() : null;
+            if (sessionId is not null) CheckSession(sessionId);
+            var limit = QueryInt(request, "limit", 1, engine.Limits.MaxPageSize) ?? 50;
+            var page = await engine.Store.ListMessagesAsync(userId, sessionId, limit, Token(request), cancellationToken);
+            return TypedResults.Ok(new PageDto<ConversationMessage>(page.Items, page.ContinuationToken));
+        });
+
+    public static Task<IResult> DeleteUser(HttpRequest request, string userId, CancellationToken cancellationToken) =>
+        Run(request, userId, async (services, engine) =>
+        {
+            await engine.Store.DeleteUserAsync(userId, cancellationToken);
+            return TypedResults.NoContent();
+        });
+
+    public static Task<IResult> ListTools(HttpRequest request, CancellationToken cancellationToken) =>
+        Run(request, null, (_, _) => Task.FromResult<IResult>(TypedResults.Ok(new
+        {
+            tools = MemoryTools.Definitions.Select(d => new
+            {
+                type = "function",
+                function = new { name = d.Name, description = d.Description, parameters = d.Parameters },
+            }),
+        })));
+
+    public static Task<IResult> InvokeTool(HttpRequest request, string userId, string name, CancellationToken cancellationToken) =>
+        Run(request, userId, async (services, engine) =>
+        {
+            if (!MemoryTools.Exists(name)) return NotFound($"There is no memory tool '{name}'.");
+            var arguments = await RequestBody.ReadObjectAsync(request, engine.Limits.RequestBodyBytes, cancellationToken);
+            var work = engine.Begin(userId);
+            var result = await MemoryTools.InvokeAsync(work, name, arguments, cancellationToken);
+            await work.CommitAsync(cancellationToken);
+            return TypedResults.Ok(new JsonObject { ["result"] = result });
+        });
+
+    public static Task<IResult> RunDecaySweep(HttpRequest request, CancellationToken cancellationToken) =>
+        Run(request, null, async (services, engine) =>
+        {
+            var result = await engine.SweepAsync(cancellationToken);
+            return TypedResults.Ok(new { scanned = result.Scanned, forgotten = result.Forgotten, users = result.Users, durationMs = result.DurationMs });
+        });
+
+    /// <summary>Maps what the engine throws to problem+json; nothing internal reaches the caller.</summary>
+    private static async Task<IResult> Run(HttpRequest request, string? userId, Func<IServiceProvider, MemoryEngine, Task<IResult>> handle)
+    {
+        var services = request.HttpContext.RequestServices;
+        try
+        {
+            if (userId is not null && !UserIdPattern().IsMatch(userId))
+                throw new MemoryValidationException("userId", "A user id is 1 to 128 characters of A-Z a-z 0-9 - _ . @ :");
+            return await handle(services, services.GetRequiredService<MemoryEngine>());
+        }
+        catch (MemoryValidationException e)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [e.Field] = [e.Message] },
+                detail: e.Message, title: "The request is not valid.");
+        }
+        catch (MemoryNotFoundException e)
+        {
+            return NotFound(e.Message);
+        }
+        catch (MemoryConflictException e)
+        {
+            return TypedResults.Problem(statusCode: 412, title: "The memory has changed.", detail: e.Message + " Read it again and retry.");
+        }
+        catch (RequestBody.TooLargeException e)
+        {
+            return TypedResults.Problem(statusCode: 413, title: "The request is too large.", detail: e.Message);
+        }
+        catch (OperationCanceledException) when (request.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            return TypedResults.Problem(statusCode: 499, title: "The request was cancelled.");
+        }
+        catch (Exception e)
+        {
+            services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(MemoryApi))
+                .LogError(e, "Request {Method} {Path} failed", request.Method, request.Path);
+            return TypedResults.Problem(statusCode: 500, title: "The request failed.", detail: "Nothing was changed. See the service's logs.");
+        }
+    }
+
+    private static IResult NotFound(string detail) =>
+        TypedResults.Problem(statusCode: 404, title: "Not found.", detail: detail);
+
+    private static void CheckLabel(string label)
+    {
+        if (!CoreMemory.IsValidLabel(label))
+            throw new MemoryValidationException("label", "A block label is 1 to 64 characters: a lowercase letter, then lowercase letters, digits, '_' or '-'.");
+    }
+
+    internal static void CheckSession(string sessionId)
+    {
+        if (!UserIdPattern().IsMatch(sessionId))
+            throw new MemoryValidationException("sessionId", "A session id is 1 to 128 characters of A-Z a-z 0-9 - _ . @ :");
+    }
+
+    private static int? QueryInt(HttpRequest request, string name, int min, int max)
+    {
+        if (!request.Query.TryGetValue(name, out var raw)) return null;
+        return int.TryParse(raw, out var value) && value >= min && value <= max ? value
+            : throw new MemoryValidationException(name, $"'{name}' must be an integer from {min} to {max}.");
+    }
+
+    private static string? Token(HttpRequest request) =>
+        request.Query.TryGetValue("continuationToken", out var token) && token.Count > 0 ? token.ToString() : null;
+
+    private static DateTimeOffset? CreatedAt(JsonElement body, DateTimeOffset now)
+    {
+        if (body.String("createdAt") is not { } raw) return null;
+        if (!DateTimeOffset.TryParse(raw, System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AssumeUniversal, out var createdAt))
+            throw new MemoryValidationException("createdAt", "'createdAt' must be an ISO-8601 time.");
+        return createdAt > now.AddMinutes(1)
+            ? throw new MemoryValidationException("createdAt", "'createdAt' must not be in the future.")
+            : createdAt.ToUniversalTime();
+    }
+
+    private static Dictionary<string, string>? Metadata(JsonElement body, MemoryLimits limits)
+    {
+        if (!body.TryGetProperty("metadata", out var metadata) || metadata.ValueKind == JsonValueKind.Null) return null;
+        if (metadata.ValueKind != JsonValueKind.Object)
+            throw new MemoryValidationException("metadata", "'metadata' must be a flat object of strings.");
+        var result = new Dictionary<string, string>();
+        foreach (var p in metadata.EnumerateObject())
+        {
+            if (p.Value.ValueKind != JsonValueKind.String)
+                throw new MemoryValidationException("metadata", $"'metadata.{p.Name}' must be a string.");
+            if (p.Name.Length is 0 or > 64 || p.Value.GetString()!.Length > limits.MetadataChars)
+                throw new MemoryValidationException("metadata", $"'metadata' keys are 1 to 64 characters and values at most {limits.MetadataChars}.");
+            result[p.Name] = p.Value.GetString()!;
+        }
+        return result.Count > limits.MetadataEntries
+            ? throw new MemoryValidationException("metadata", $"'metadata' has at most {limits.MetadataEntries} entries.")
+            : result;
+    }
+
+    private static string? IfMatch(HttpRequest request)
+    {
+        var raw = request.Headers.IfMatch.ToString();
+        if (string.IsNullOrWhiteSpace(raw) || raw == "*") return null;
+        return raw.Trim().Replace("W/", "", StringComparison.Ordinal).Trim('"');
+    }
+
+    private static string? Quote(string? etag) => etag is null ? null : $"\"{etag}\"";
+
+    [GeneratedRegex("^[A-Za-z0-9_.@:-]{1,128}$")]
+    private static partial Regex UserIdPattern();
+}

@@ -1,0 +1,39 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using Azure.AI.OpenAI;
+using Azure.Identity;
+using Microsoft.Extensions.AI;
+using OpenAI;
+
+namespace ServerlessMemory.Api;
+
+/// <summary>Microsoft.Extensions.AI clients over Azure OpenAI or any OpenAI-compatible endpoint, chosen by settings.</summary>
+internal static class ModelClients
+{
+    public static OpenAIClient CreateClient(ModelOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.Endpoint) && options.IsAzure)
+            throw new InvalidOperationException("Model:Endpoint must be set when Model:Provider is AzureOpenAI.");
+
+        if (options.IsAzure)
+        {
+            var azure = new AzureOpenAIClientOptions { NetworkTimeout = options.Timeout, RetryPolicy = new ClientRetryPolicy(options.MaxRetries) };
+            var endpoint = new Uri(options.Endpoint!);
+            return string.IsNullOrEmpty(options.ApiKey)
+                ? new AzureOpenAIClient(endpoint, new DefaultAzureCredential(), azure)
+                : new AzureOpenAIClient(endpoint, new ApiKeyCredential(options.ApiKey), azure);
+        }
+
+        if (!string.Equals(options.Provider, "OpenAI", StringComparison.OrdinalIgnoreCase))
+            throw new InvalidOperationException($"Model:Provider '{options.Provider}' is not one of AzureOpenAI, OpenAI, None.");
+        var openAi = new OpenAIClientOptions { NetworkTimeout = options.Timeout, RetryPolicy = new ClientRetryPolicy(options.MaxRetries) };
+        if (!string.IsNullOrWhiteSpace(options.Endpoint)) openAi.Endpoint = new Uri(options.Endpoint);
+        // Local OpenAI-compatible servers (Ollama, vLLM) take any key.
+        return new OpenAIClient(new ApiKeyCredential(string.IsNullOrEmpty(options.ApiKey) ? "unused" : options.ApiKey), openAi);
+    }
+
+    public static IEmbeddingGenerator<string, Embedding<float>>? CreateEmbeddings(OpenAIClient? client, ModelOptions options) =>
+        client is null || string.IsNullOrWhiteSpace(options.EmbeddingModel)
+            ? null
+            : client.GetEmbeddingClient(options.EmbeddingModel).AsIEmbeddingGenerator(options.EmbeddingDimensions);
+}

@@ -1,0 +1,94 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using ServerlessMemory.Core;
+using ServerlessMemory.Sqlite;
+
+namespace ServerlessMemory.Api;
+
+public static class ServerlessMemoryExtensions
+{
+    /// <summary>The composition root both hosts call: options, the store and the models, chosen by settings.</summary>
+    public static IHostApplicationBuilder AddServerlessMemory(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<MemoryOptions>().BindConfiguration("Memory")
+            .Validate(o => o.Store is "Sqlite" or "sqlite" or "Cosmos" or "cosmos", "Memory:Store must be Sqlite or Cosmos.").ValidateOnStart();
+        services.AddOptions<MemoryLimits>().BindConfiguration("Memory:Limits");
+        services.AddOptions<SearchOptions>().BindConfiguration("Memory:Search");
+        services.AddOptions<DecayOptions>().BindConfiguration("Decay")
+            .Validate(o => o.Threshold > 0 && o.Rates.Values.All(r => r >= 0), "Decay:Threshold must be positive and rates not negative.")
+            .Validate(o => DecaySchedule.TryParse(o.Schedule) is not null, "Decay:Schedule must be an NCRONTAB expression with seconds.")
+            .ValidateOnStart();
+        services.AddOptions<ModelOptions>().BindConfiguration("Model");
+        services.AddOptions<AuthOptions>().BindConfiguration("Auth");
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<IMemoryStore>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<MemoryOptions>>().Value;
+            return options.Store.Equals("Sqlite", StringComparison.OrdinalIgnoreCase)
+                ? new SqliteMemoryStore(options.SqlitePath)
+                : throw new InvalidOperationException("Memory:Store=Cosmos needs the Cosmos DB store, which this build does not include yet.");
+        });
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<ModelOptions>>().Value;
+            return new ModelConnection(options.IsConfigured ? ModelClients.CreateClient(options) : null);
+        });
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<ModelOptions>>().Value;
+            var embedder = ModelClients.CreateEmbeddings(sp.GetRequiredService<ModelConnection>().Client, options);
+            return ActivatorUtilities.CreateInstance<MemoryEngine>(sp, embedder is null ? [] : [embedder]);
+        });
+        services.AddProblemDetails();
+        return builder;
+    }
+
+    /// <summary>Maps every route of the API, with the key check its access level asks for.</summary>
+    public static IEndpointRouteBuilder MapMemoryApi(this IEndpointRouteBuilder endpoints)
+    {
+        var api = endpoints.MapGroup("/api").AddEndpointFilter<ApiKeyFilter>();
+        foreach (var route in ApiRoutes.All)
+        {
+            api.MapMethods(route.Template, [route.Method], Handlers[route.Name])
+                .WithName(route.Name)
+                .WithMetadata(route)
+                .WithTags(route.Template.Split('/') switch
+                {
+                    ["users", _, "memory", var kind, ..] => kind,
+                    ["users", _, var what, ..] => what,
+                    [var first, ..] => first,
+                    _ => "api",
+                });
+        }
+        return endpoints;
+    }
+
+    private static readonly Dictionary<string, Delegate> Handlers = new()
+    {
+        ["Health"] = MemoryApi.Health,
+        ["Chat"] = MemoryApi.Chat,
+        ["GetCoreMemory"] = MemoryApi.GetCoreMemory,
+        ["PutCoreBlock"] = MemoryApi.PutCoreBlock,
+        ["DeleteCoreBlock"] = MemoryApi.DeleteCoreBlock,
+        ["AddArchiveItem"] = MemoryApi.AddArchiveItem,
+        ["SearchArchive"] = MemoryApi.SearchArchive,
+        ["GetArchiveItem"] = MemoryApi.GetArchiveItem,
+        ["DeleteArchiveItem"] = MemoryApi.DeleteArchiveItem,
+        ["ListMessages"] = MemoryApi.ListMessages,
+        ["DeleteUser"] = MemoryApi.DeleteUser,
+        ["ListTools"] = MemoryApi.ListTools,
+        ["InvokeTool"] = MemoryApi.InvokeTool,
+        ["RunDecaySweep"] = MemoryApi.RunDecaySweep,
+    };
+}
+
+/// <summary>The model client, or none when <c>Model:Provider</c> is <c>None</c>.</summary>
+public sealed record ModelConnection(OpenAI.OpenAIClient? Client);

@@ -1,0 +1,36 @@
+namespace ServerlessMemory.Api;
+
+/// <summary>Section <c>Memory</c>: where memory is kept.</summary>
+public sealed class MemoryOptions
+{
+    public string Store { get; set; } = "Sqlite";
+    public string SqlitePath { get; set; } = "data/memory.db";
+}
+
+/// <summary>Section <c>Model</c>: the chat, extraction and embedding models.</summary>
+public sealed class ModelOptions
+{
+    /// <summary><c>AzureOpenAI</c>, <c>OpenAI</c> (any OpenAI-compatible endpoint) or <c>None</c>.</summary>
+    public string Provider { get; set; } = "None";
+    public string? Endpoint { get; set; }
+    public string? ApiKey { get; set; }
+    public string ChatModel { get; set; } = "gpt-4.1";
+    public string ExtractionModel { get; set; } = "gpt-4.1-mini";
+    /// <summary>Empty means no embeddings: search is lexical only.</summary>
+    public string? EmbeddingModel { get; set; } = "text-embedding-3-small";
+    public int EmbeddingDimensions { get; set; } = 1536;
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
+    public int MaxRetries { get; set; } = 3;
+
+    public bool IsConfigured => !string.Equals(Provider, "None", StringComparison.OrdinalIgnoreCase);
+    public bool IsAzure => string.Equals(Provider, "AzureOpenAI", StringComparison.OrdinalIgnoreCase);
+}
+
+/// <summary>Section <c>Auth</c>: the self-host's keys (Azure Functions keeps its own).</summary>
+public sealed class AuthOptions
+{
+    public string? ApiKey { get; set; }
+    public string? AdminKey { get; set; }
+
+    public bool HasKeys => !string.IsNullOrEmpty(ApiKey) || !string.IsNullOrEmpty(AdminKey);
+}

@@ -1,0 +1,119 @@
+using System.Text.RegularExpressions;
+
+namespace ServerlessMemory.Core;
+
+/// <summary>A labelled block of core memory, always in the prompt (Letta's memory block).</summary>
+public sealed record MemoryBlock(string Label, string Value, int Limit, string Description, bool ReadOnly = false);
+
+/// <summary>A user's core memory: its blocks and the store's version tag (null until first written).</summary>
+public sealed partial record CoreMemory(IReadOnlyList<MemoryBlock> Blocks, string? ETag)
+{
+    public const string DefaultPersona =
+        "I am a helpful assistant with long-term memory. I keep what I learn about the user in my core " +
+        "memory and archive, and I answer from memory when the user refers to earlier conversations.";
+
+    public static CoreMemory CreateDefault(int limit) => new(
+    [
+        new("persona", DefaultPersona, Math.Max(limit, DefaultPersona.Length), "Who the assistant is and how it behaves."),
+        new("human", "", limit, "Who the user is: name, role, background."),
+        new("preferences", "", limit, "How the user likes things done, one per line."),
+        new("key_facts", "", limit, "Facts about the user's life and work worth keeping, one per line."),
+        new("active_goals", "", limit, "What the user is working towards right now, one per line."),
+    ], null);
+
+    public MemoryBlock? Find(string label) => Blocks.FirstOrDefault(b => b.Label == label);
+
+    public CoreMemory With(MemoryBlock block)
+    {
+        var blocks = Blocks.ToList();
+        var index = blocks.FindIndex(b => b.Label == block.Label);
+        if (index < 0) blocks.Add(block); else blocks[index] = block;
+        return this with { Blocks = blocks };
+    }
+
+    public CoreMemory Without(string label) => this with { Blocks = Blocks.Where(b => b.Label != label).ToList() };
+
+    public static bool IsValidLabel(string? label) => label is not null && LabelPattern().IsMatch(label);
+
+    [GeneratedRegex("^[a-z][a-z0-9_-]{0,63}$")]
+    private static partial Regex LabelPattern();
+}
+
+/// <summary>
+/// An edit of core memory kept as an operation rather than a result, so that when another writer
+/// changed the document meanwhile the edit can be applied again to the fresh one and nothing is lost.
+/// </summary>
+public abstract record CoreEdit(string Label)
+{
+    /// <summary>Applies the edit; returns the new memory, or throws <see cref="MemoryValidationException"/>.</summary>
+    public abstract CoreMemory ApplyTo(CoreMemory core, MemoryLimits limits);
+
+    protected static MemoryBlock Existing(CoreMemory core, string label, bool byModel)
+    {
+        var block = core.Find(label) ?? throw new MemoryValidationException("field", $"There is no core memory block '{label}'.");
+        if (block.ReadOnly && byModel)
+            throw new MemoryValidationException("field", $"Core memory block '{label}' is read-only.");
+        return block;
+    }
+
+    protected static MemoryBlock Checked(MemoryBlock block)
+    {
+        if (block.Value.Length > block.Limit)
+            throw new MemoryValidationException("value",
+                $"Block '{block.Label}' would hold {block.Value.Length} characters; its limit is {block.Limit}.");
+        return block;
+    }
+}
+
+/// <summary>Adds a line to a block unless an identical line is already there.</summary>
+public sealed record AppendLine(string Label, string Line) : CoreEdit(Label)
+{
+    public override CoreMemory ApplyTo(CoreMemory core, MemoryLimits limits)
+    {
+        var block = Existing(core, Label, byModel: true);
+        var line = Line.Trim();
+        if (line.Length == 0 || block.Value.Split('\n').Any(l => l.Trim() == line)) return core;
+        var value = block.Value.Length == 0 ? line : block.Value.TrimEnd('\n') + "\n" + line;
+        return core.With(Checked(block with { Value = value }));
+    }
+}
+
+/// <summary>Replaces exact text in a block (Letta's core_memory_replace), or the whole value when Old is null.</summary>
+public sealed record ReplaceText(string Label, string? Old, string New) : CoreEdit(Label)
+{
+    public override CoreMemory ApplyTo(CoreMemory core, MemoryLimits limits)
+    {
+        var block = Existing(core, Label, byModel: true);
+        string value;
+        if (Old is null) value = New;
+        else if (block.Value.Contains(Old, StringComparison.Ordinal)) value = block.Value.Replace(Old, New, StringComparison.Ordinal);
+        else if (block.Value.Contains(New, StringComparison.Ordinal)) return core; // already applied by a concurrent writer
+        else throw new MemoryValidationException("old", $"Block '{Label}' does not contain the text to replace.");
+        return core.With(Checked(block with { Value = value }));
+    }
+}
+
+/// <summary>Writes a block from the API: creates it, or sets its value, description and limit.</summary>
+public sealed record SetBlock(string Label, string Value, string? Description, int? Limit, bool? ReadOnly) : CoreEdit(Label)
+{
+    public override CoreMemory ApplyTo(CoreMemory core, MemoryLimits limits)
+    {
+        var existing = core.Find(Label);
+        if (existing is { ReadOnly: true } && ReadOnly is not false)
+            throw new MemoryValidationException("readOnly", $"Core memory block '{Label}' is read-only; send \"readOnly\": false to change it.");
+        if (existing is null && core.Blocks.Count >= limits.MaxBlocks)
+            throw new MemoryValidationException("label", $"A user has at most {limits.MaxBlocks} core memory blocks.");
+        var block = new MemoryBlock(
+            Label,
+            Value,
+            Limit ?? existing?.Limit ?? limits.BlockLimit,
+            Description ?? existing?.Description ?? "",
+            ReadOnly ?? existing?.ReadOnly ?? false);
+        return core.With(Checked(block));
+    }
+}
+
+public sealed record DeleteBlock(string Label) : CoreEdit(Label)
+{
+    public override CoreMemory ApplyTo(CoreMemory core, MemoryLimits limits) => core.Without(Label);
+}

@@ -1,0 +1,55 @@
+namespace ServerlessMemory.Core;
+
+/// <summary>
+/// Where memory lives: the embedded SQLite store or Cosmos DB. Every call is scoped to one user; a
+/// store never reads or writes across users. Writes that belong together go through
+/// <see cref="CommitAsync"/>, which applies all of a change set or none of it.
+/// </summary>
+public interface IMemoryStore
+{
+    /// <summary><c>sqlite</c> or <c>cosmos</c>, as the health route reports it.</summary>
+    string Name { get; }
+
+    /// <summary>The user's core memory, or null when it was never written.</summary>
+    Task<CoreMemory?> GetCoreAsync(string userId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Applies the change set atomically. Archive adds whose id exists already are skipped. When it carries core memory, its ETag must match the
+    /// stored one (null: none stored yet), else <see cref="MemoryConflictException"/> and nothing is
+    /// written. Returns the new core ETag when core was written.
+    /// </summary>
+    Task<string?> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default);
+
+    Task<ArchiveItem?> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Newest first.</summary>
+    Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Candidates for a search: up to <paramref name="limit"/> items matching any of the lexical
+    /// terms, merged with up to <paramref name="limit"/> nearest by cosine similarity to
+    /// <paramref name="vector"/> when one is given. The engine ranks them.
+    /// </summary>
+    Task<IReadOnlyList<ArchiveCandidate>> FindArchiveCandidatesAsync(
+        string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Newest first; <paramref name="sessionId"/> null means every session.</summary>
+    Task<Page<ConversationMessage>> ListMessagesAsync(
+        string userId, string? sessionId, int limit, string? continuationToken, CancellationToken cancellationToken = default);
+
+    /// <summary>Messages holding any of the terms, newest first.</summary>
+    Task<IReadOnlyList<ConversationMessage>> SearchMessagesAsync(
+        string userId, IReadOnlyList<string> terms, int limit, CancellationToken cancellationToken = default);
+
+    Task<SessionState?> GetSessionAsync(string userId, string sessionId, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes every document of the user.</summary>
+    Task DeleteUserAsync(string userId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes archive items whose <c>forgetAt</c> is at or before <paramref name="now"/>, reading only
+    /// those, in batches until none are left or the budget is spent. Safe to stop and run again.
+    /// </summary>
+    Task<SweepResult> SweepAsync(DateTimeOffset now, TimeSpan budget, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,102 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ServerlessMemory.Core;
+
+/// <summary>A memory to add to the archive, as a caller or a model gives it.</summary>
+public sealed record NewMemory(
+    string Content,
+    MemoryType Type = MemoryType.Fact,
+    double Importance = 0.5,
+    DateTimeOffset? CreatedAt = null,
+    IReadOnlyDictionary<string, string>? Metadata = null);
+
+/// <summary>
+/// The memory engine's entry point: what both hosts and the chat turn call. Every operation is
+/// scoped to one user and runs as a <see cref="MemoryUnitOfWork"/> that commits all or nothing.
+/// </summary>
+public sealed class MemoryEngine(
+    IMemoryStore store,
+    IOptions<DecayOptions> decay,
+    IOptions<MemoryLimits> limits,
+    IOptions<SearchOptions> search,
+    TimeProvider time,
+    ILogger<MemoryEngine> logger,
+    IEmbeddingGenerator<string, Embedding<float>>? embedder = null)
+{
+    public IMemoryStore Store { get; } = store;
+    public DecayModel Decay { get; } = new(decay.Value);
+    public MemoryLimits Limits { get; } = limits.Value;
+    public SearchOptions Search { get; } = search.Value;
+    public TimeProvider Time { get; } = time;
+    public IEmbeddingGenerator<string, Embedding<float>>? Embedder { get; } = embedder;
+    internal ILogger Logger { get; } = logger;
+
+    /// <summary>Now, to the millisecond: what the stores keep, so a written item reads back equal.</summary>
+    public DateTimeOffset Now()
+    {
+        var now = Time.GetUtcNow();
+        return now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMillisecond));
+    }
+
+    public MemoryUnitOfWork Begin(string userId, string sessionId = "default") => new(this, userId, sessionId);
+
+    public async Task<CoreMemory> GetCoreAsync(string userId, CancellationToken cancellationToken = default) =>
+        await Store.GetCoreAsync(userId, cancellationToken) ?? CoreMemory.CreateDefault(Limits.BlockLimit);
+
+    /// <summary>
+    /// Applies one edit to core memory. With <paramref name="ifMatch"/> the stored ETag must match
+    /// (else <see cref="MemoryConflictException"/>); without, a concurrent change is merged by applying
+    /// the edit again to the fresh document.
+    /// </summary>
+    public async Task<CoreMemory> EditCoreAsync(string userId, CoreEdit edit, string? ifMatch, CancellationToken cancellationToken = default)
+    {
+        var work = Begin(userId);
+        work.RequireCoreETag(ifMatch);
+        await work.EditCoreAsync(edit, byModel: false, cancellationToken);
+        await work.CommitAsync(cancellationToken);
+        return await work.GetCoreAsync(cancellationToken);
+    }
+
+    /// <summary>Adds a memory; returns the stored one and whether it is new (false: the same content was there).</summary>
+    public async Task<(ArchiveItem Item, bool Created)> AddArchiveAsync(string userId, NewMemory memory, CancellationToken cancellationToken = default)
+    {
+        var work = Begin(userId);
+        var result = await work.AddArchiveAsync(memory, cancellationToken);
+        await work.CommitAsync(cancellationToken);
+        return result;
+    }
+
+    /// <summary>Ranks the user's archive for a query and counts each returned item as accessed.</summary>
+    public async Task<IReadOnlyList<ScoredItem>> SearchArchiveAsync(string userId, string query, int top, CancellationToken cancellationToken = default)
+    {
+        var work = Begin(userId);
+        var found = await work.SearchArchiveAsync(query, top, cancellationToken);
+        await work.CommitAsync(cancellationToken);
+        return found;
+    }
+
+    public async Task<bool> DeleteArchiveAsync(string userId, string id, CancellationToken cancellationToken = default)
+    {
+        if (await Store.GetArchiveItemAsync(userId, id, cancellationToken) is null) return false;
+        await Store.CommitAsync(userId, new MemoryChangeSet { ArchiveDeletes = [id] }, cancellationToken);
+        return true;
+    }
+
+    public async Task<SweepResult> SweepAsync(CancellationToken cancellationToken = default)
+    {
+        var result = await Store.SweepAsync(Now(), Decay.Options.SweepBudget, cancellationToken);
+        logger.LogInformation(
+            "Decay sweep scanned {Scanned} and forgot {Forgotten} memories of {Users} users in {DurationMs} ms",
+            result.Scanned, result.Forgotten, result.Users, result.DurationMs);
+        return result;
+    }
+
+    internal async Task<ReadOnlyMemory<float>?> EmbedAsync(string text, CancellationToken cancellationToken)
+    {
+        if (Embedder is null) return null;
+        var embedding = await Embedder.GenerateAsync(text, cancellationToken: cancellationToken);
+        return embedding.Vector;
+    }
+}

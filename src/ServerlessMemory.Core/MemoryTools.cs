@@ -1,0 +1,234 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.AI;
+
+namespace ServerlessMemory.Core;
+
+/// <summary>A memory tool as the model and <c>GET /api/tools</c> see it.</summary>
+public sealed record MemoryToolDefinition(string Name, string Description, JsonElement Parameters);
+
+/// <summary>
+/// The tools the model calls to edit its own memory (MemGPT's self-editing memory), with the seed's
+/// names and Letta's semantics; Letta's own names are accepted as aliases. Every call acts on a
+/// unit of work that is already bound to one user: no argument can reach another user's data.
+/// </summary>
+public static class MemoryTools
+{
+    public const string SearchArchive = "search_archive";
+    public const string ArchiveContent = "archive_content";
+    public const string UpdateCoreMemory = "update_core_memory";
+    public const string SearchConversation = "search_conversation";
+
+    public static IReadOnlyList<MemoryToolDefinition> Definitions { get; } =
+    [
+        Define(SearchArchive,
+            "Search long-term archive memory for things learned in earlier conversations. Use it when the user refers to something not in core memory.",
+            """{"type":"object","properties":{"query":{"type":"string","minLength":1,"maxLength":1000,"description":"What to look for, in the user's language."},"top_k":{"type":"integer","minimum":1,"maximum":20,"description":"How many memories to return (default 5)."}},"required":["query"],"additionalProperties":false}"""),
+        Define(ArchiveContent,
+            "Store something worth remembering later in archive memory: facts, events, details too long or too specific for core memory.",
+            """{"type":"object","properties":{"content":{"type":"string","minLength":1,"maxLength":4000,"description":"The memory, as a self-contained sentence."},"type":{"type":"string","enum":["identity","preference","fact","context","trivial"],"description":"How long it should be kept: identity is never forgotten, trivial fades within hours (default fact)."},"importance":{"type":"number","minimum":0,"maximum":1,"description":"0 to 1 (default 0.5)."}},"required":["content"],"additionalProperties":false}"""),
+        Define(UpdateCoreMemory,
+            "Edit a block of core memory, which is always in your prompt. mode append adds value as a new line; replace with old replaces that exact text by value; replace without old overwrites the block.",
+            """{"type":"object","properties":{"field":{"type":"string","description":"The block's label, e.g. human, preferences, key_facts, active_goals."},"value":{"type":"string","description":"The text to add, or the new text."},"mode":{"type":"string","enum":["append","replace"],"description":"append (default) or replace."},"old":{"type":"string","description":"With replace: the exact text to replace."}},"required":["field","value"],"additionalProperties":false}"""),
+        Define(SearchConversation,
+            "Search earlier messages of the conversation, including those no longer in your prompt.",
+            """{"type":"object","properties":{"query":{"type":"string","minLength":1,"maxLength":1000},"limit":{"type":"integer","minimum":1,"maximum":50,"description":"How many messages to return (default 10)."}},"required":["query"],"additionalProperties":false}"""),
+    ];
+
+    /// <summary>Letta's tool names, accepted by dispatch.</summary>
+    public static IReadOnlyCollection<string> Aliases { get; } =
+        ["core_memory_append", "core_memory_replace", "archival_memory_insert", "archival_memory_search", "conversation_search"];
+
+    public static bool Exists(string name) => Definitions.Any(d => d.Name == name) || Aliases.Contains(name);
+
+    /// <summary>Runs a tool; <see cref="MemoryNotFoundException"/> for an unknown name, <see cref="MemoryValidationException"/> for bad arguments.</summary>
+    public static async Task<JsonNode> InvokeAsync(MemoryUnitOfWork work, string name, JsonElement arguments, CancellationToken cancellationToken = default)
+    {
+        var args = new Arguments(arguments);
+        var limits = work.Engine.Limits;
+        switch (name)
+        {
+            case SearchArchive:
+                args.Allow("query", "top_k");
+                return await Search(work, args.String("query", 1, 1000)!, args.Int("top_k", 1, limits.MaxTop) ?? 5, cancellationToken);
+            case "archival_memory_search":
+                args.Allow("query", "page", "top_k");
+                return await Search(work, args.String("query", 1, 1000)!, args.Int("top_k", 1, limits.MaxTop) ?? 5, cancellationToken);
+
+            case ArchiveContent:
+                args.Allow("content", "type", "importance");
+                return await Archive(work, args.String("content", 1, limits.ArchiveChars)!, args.Type("type"), args.Number("importance", 0, 1), cancellationToken);
+            case "archival_memory_insert":
+                args.Allow("content");
+                return await Archive(work, args.String("content", 1, limits.ArchiveChars)!, null, null, cancellationToken);
+
+            case UpdateCoreMemory:
+            {
+                args.Allow("field", "value", "mode", "old");
+                var field = args.Label("field");
+                var value = args.String("value", 0, limits.MaxBlockLimit)!;
+                var mode = args.Enum("mode", "append", "replace") ?? "append";
+                var old = args.String("old", 1, limits.MaxBlockLimit, required: false);
+                if (old is not null && mode == "append")
+                    throw new MemoryValidationException("old", "'old' is only used with mode 'replace'.");
+                return await Edit(work, mode == "append" ? new AppendLine(field, value) : new ReplaceText(field, old, value), cancellationToken);
+            }
+            case "core_memory_append":
+                args.Allow("label", "content");
+                return await Edit(work, new AppendLine(args.Label("label"), args.String("content", 0, limits.MaxBlockLimit)!), cancellationToken);
+            case "core_memory_replace":
+                args.Allow("label", "old_content", "new_content");
+                return await Edit(work, new ReplaceText(args.Label("label"), args.String("old_content", 1, limits.MaxBlockLimit),
+                    args.String("new_content", 0, limits.MaxBlockLimit)!), cancellationToken);
+
+            case SearchConversation:
+            case "conversation_search":
+                args.Allow("query", "limit", "page");
+                return await Conversation(work, args.String("query", 1, 1000)!, args.Int("limit", 1, 50) ?? 10, cancellationToken);
+
+            default:
+                throw new MemoryNotFoundException($"There is no memory tool '{name}'.");
+        }
+    }
+
+    /// <summary>The tools as Microsoft.Extensions.AI functions bound to one unit of work.</summary>
+    public static IList<AITool> AsAITools(MemoryUnitOfWork work) =>
+        [.. Definitions.Select(d => new BoundTool(d, work))];
+
+    private static async Task<JsonNode> Search(MemoryUnitOfWork work, string query, int top, CancellationToken cancellationToken)
+    {
+        var found = await work.SearchArchiveAsync(query, top, cancellationToken);
+        return new JsonObject
+        {
+            ["results"] = new JsonArray([.. found.Select(s => (JsonNode)new JsonObject
+            {
+                ["id"] = s.Item.Id,
+                ["content"] = s.Item.Content,
+                ["type"] = s.Item.Type.ToName(),
+                ["createdAt"] = s.Item.CreatedAt.UtcDateTime.ToString("O"),
+                ["score"] = Math.Round(s.Score.Total, 4),
+            })]),
+        };
+    }
+
+    private static async Task<JsonNode> Archive(MemoryUnitOfWork work, string content, MemoryType? type, double? importance, CancellationToken cancellationToken)
+    {
+        var (item, created) = await work.AddArchiveAsync(new NewMemory(content, type ?? MemoryType.Fact, importance ?? 0.5), cancellationToken);
+        return new JsonObject { ["id"] = item.Id, ["stored"] = created, ["duplicate"] = !created };
+    }
+
+    private static async Task<JsonNode> Edit(MemoryUnitOfWork work, CoreEdit edit, CancellationToken cancellationToken)
+    {
+        var block = await work.EditCoreAsync(edit, byModel: true, cancellationToken);
+        return new JsonObject { ["field"] = edit.Label, ["value"] = block?.Value ?? "", ["limit"] = block?.Limit };
+    }
+
+    private static async Task<JsonNode> Conversation(MemoryUnitOfWork work, string query, int limit, CancellationToken cancellationToken)
+    {
+        var found = await work.SearchConversationAsync(query, limit, cancellationToken);
+        return new JsonObject
+        {
+            ["results"] = new JsonArray([.. found.Select(m => (JsonNode)new JsonObject
+            {
+                ["role"] = m.Role,
+                ["content"] = m.Content,
+                ["sessionId"] = m.SessionId,
+                ["createdAt"] = m.CreatedAt.UtcDateTime.ToString("O"),
+            })]),
+        };
+    }
+
+    private static MemoryToolDefinition Define(string name, string description, string schema) =>
+        new(name, description, JsonDocument.Parse(schema).RootElement.Clone());
+
+    /// <summary>Reads and checks a tool's arguments; every failure names the field.</summary>
+    private readonly struct Arguments
+    {
+        private readonly JsonElement _args;
+
+        public Arguments(JsonElement args)
+        {
+            if (args.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
+                args = JsonDocument.Parse("{}").RootElement;
+            if (args.ValueKind != JsonValueKind.Object)
+                throw new MemoryValidationException("arguments", "Tool arguments must be a JSON object.");
+            _args = args;
+        }
+
+        public void Allow(params string[] names)
+        {
+            foreach (var p in _args.EnumerateObject())
+                if (!names.Contains(p.Name))
+                    throw new MemoryValidationException(p.Name, $"Unknown argument '{p.Name}'.");
+        }
+
+        public string? String(string name, int min, int max, bool required = true)
+        {
+            if (!_args.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+                return required ? throw new MemoryValidationException(name, $"'{name}' is required.") : null;
+            if (v.ValueKind != JsonValueKind.String)
+                throw new MemoryValidationException(name, $"'{name}' must be a string.");
+            var s = v.GetString()!;
+            if (s.Trim().Length < min) throw new MemoryValidationException(name, $"'{name}' must not be empty.");
+            if (s.Length > max) throw new MemoryValidationException(name, $"'{name}' has {s.Length} characters; at most {max} are allowed.");
+            return s;
+        }
+
+        public string Label(string name)
+        {
+            var label = String(name, 1, 64)!;
+            return CoreMemory.IsValidLabel(label) ? label
+                : throw new MemoryValidationException(name, $"'{label}' is not a block label (lowercase letters, digits, '_' and '-').");
+        }
+
+        public int? Int(string name, int min, int max)
+        {
+            if (!_args.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out var i) || i < min || i > max)
+                throw new MemoryValidationException(name, $"'{name}' must be an integer from {min} to {max}.");
+            return i;
+        }
+
+        public double? Number(string name, double min, double max)
+        {
+            if (!_args.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+            if (v.ValueKind != JsonValueKind.Number || v.GetDouble() is var d && (d < min || d > max || double.IsNaN(d)))
+                throw new MemoryValidationException(name, $"'{name}' must be a number from {min} to {max}.");
+            return d;
+        }
+
+        public string? Enum(string name, params string[] values)
+        {
+            var s = String(name, 1, 64, required: false);
+            return s is null || values.Contains(s) ? s
+                : throw new MemoryValidationException(name, $"'{name}' must be one of {string.Join(", ", values)}.");
+        }
+
+        public MemoryType? Type(string name)
+        {
+            var s = Enum(name, [.. MemoryTypes.Names]);
+            return s is null ? null : MemoryTypes.TryParse(s, out var t) ? t : null;
+        }
+    }
+
+    /// <summary>A tool bound to a unit of work; a bad call's message goes back to the model, which can correct itself.</summary>
+    private sealed class BoundTool(MemoryToolDefinition definition, MemoryUnitOfWork work) : AIFunction
+    {
+        public override string Name => definition.Name;
+        public override string Description => definition.Description;
+        public override JsonElement JsonSchema => definition.Parameters;
+
+        protected override async ValueTask<object?> InvokeCoreAsync(AIFunctionArguments arguments, CancellationToken cancellationToken)
+        {
+            var json = JsonSerializer.SerializeToElement(arguments.ToDictionary(), AIJsonUtilities.DefaultOptions);
+            try
+            {
+                return await MemoryTools.InvokeAsync(work, Name, json, cancellationToken);
+            }
+            catch (MemoryValidationException e)
+            {
+                return new JsonObject { ["error"] = e.Message };
+            }
+        }
+    }
+}

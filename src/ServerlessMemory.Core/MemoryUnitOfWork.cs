@@ -1,0 +1,228 @@
+using Microsoft.Extensions.Logging;
+
+namespace ServerlessMemory.Core;
+
+/// <summary>A change a request or turn made, as the chat response reports it.</summary>
+public sealed record MemoryUpdate(string Target, string Action, string? Label, string? Id, string Content);
+
+/// <summary>
+/// One request's or one turn's view of a user's memory: reads see its own pending writes, and
+/// nothing reaches the store until <see cref="CommitAsync"/>, which writes everything at once. Core
+/// edits are kept as operations so that a conflict is resolved by applying them to the fresh document.
+/// Not thread-safe: one turn, one unit of work.
+/// </summary>
+public sealed class MemoryUnitOfWork
+{
+    private const int MaxCommitAttempts = 8;
+
+    private readonly MemoryEngine _engine;
+    private readonly List<CoreEdit> _coreEdits = [];
+    private readonly Dictionary<string, ArchiveItem> _adds = [];
+    private readonly HashSet<string> _deletes = [];
+    private readonly Dictionary<string, ArchiveAccess> _accesses = [];
+    private readonly List<ConversationMessage> _messages = [];
+    private readonly List<MemoryUpdate> _updates = [];
+    private CoreMemory? _storedCore;
+    private CoreMemory? _core;
+    private bool _coreLoaded;
+    private string? _requiredETag;
+    private bool _etagRequired;
+    private SessionState? _session;
+
+    internal MemoryUnitOfWork(MemoryEngine engine, string userId, string sessionId)
+    {
+        _engine = engine;
+        UserId = userId;
+        SessionId = sessionId;
+    }
+
+    public string UserId { get; }
+    public string SessionId { get; }
+    public IReadOnlyList<MemoryUpdate> Updates => _updates;
+    public MemoryEngine Engine => _engine;
+
+    /// <summary>Makes the commit fail with a conflict unless the stored core still has this ETag.</summary>
+    public void RequireCoreETag(string? etag)
+    {
+        if (etag is null) return;
+        _requiredETag = etag;
+        _etagRequired = true;
+    }
+
+    /// <summary>Preloads core memory read elsewhere (the turn reads it in parallel with other things).</summary>
+    public void UseCore(CoreMemory? stored)
+    {
+        _storedCore = stored;
+        _core = stored ?? CoreMemory.CreateDefault(_engine.Limits.BlockLimit);
+        _coreLoaded = true;
+    }
+
+    public async Task<CoreMemory> GetCoreAsync(CancellationToken cancellationToken = default)
+    {
+        if (!_coreLoaded) UseCore(await _engine.Store.GetCoreAsync(UserId, cancellationToken));
+        return _core!;
+    }
+
+    public async Task<MemoryBlock?> EditCoreAsync(CoreEdit edit, bool byModel, CancellationToken cancellationToken = default)
+    {
+        var core = await GetCoreAsync(cancellationToken);
+        if (byModel && core.Find(edit.Label) is { ReadOnly: true })
+            throw new MemoryValidationException("field", $"Core memory block '{edit.Label}' is read-only.");
+        var edited = edit.ApplyTo(core, _engine.Limits);
+        if (ReferenceEquals(edited, core)) return core.Find(edit.Label);
+        _core = edited;
+        _coreEdits.Add(edit);
+        var block = edited.Find(edit.Label);
+        _updates.Add(new("core", edit switch
+        {
+            AppendLine => "append",
+            DeleteBlock => "delete",
+            _ => "replace",
+        }, edit.Label, null, edit is AppendLine a ? a.Line.Trim() : block?.Value ?? ""));
+        return block;
+    }
+
+    public async Task<(ArchiveItem Item, bool Created)> AddArchiveAsync(NewMemory memory, CancellationToken cancellationToken = default)
+    {
+        var content = memory.Content.Trim();
+        var id = LexicalTerms.ContentHash(content);
+        if (_adds.TryGetValue(id, out var pending)) return (pending, false);
+        if (!_deletes.Contains(id) && await _engine.Store.GetArchiveItemAsync(UserId, id, cancellationToken) is { } existing)
+            return (existing, false);
+
+        var now = _engine.Now();
+        var createdAt = memory.CreatedAt ?? now;
+        var item = new ArchiveItem
+        {
+            Id = id,
+            Content = content,
+            Type = memory.Type,
+            Importance = memory.Importance,
+            CreatedAt = createdAt,
+            LastAccessedAt = createdAt,
+            Metadata = memory.Metadata ?? new Dictionary<string, string>(),
+            Embedding = await _engine.EmbedAsync(content, cancellationToken),
+        };
+        item = item with { ForgetAt = _engine.Decay.ForgetAt(item) };
+        _adds[id] = item;
+        _deletes.Remove(id);
+        _updates.Add(new("archive", "insert", null, id, content));
+        return (item, true);
+    }
+
+    /// <summary>
+    /// Candidates from the store's lexical and vector indexes plus this unit's own adds, ranked by
+    /// the decay-aware score; what is returned counts as accessed. Memories already past their
+    /// forgetting point are not returned even if the sweep has not removed them yet.
+    /// </summary>
+    public async Task<IReadOnlyList<ScoredItem>> SearchArchiveAsync(string query, int top, CancellationToken cancellationToken = default)
+    {
+        var now = _engine.Now();
+        var terms = LexicalTerms.ForQuery(query);
+        var vector = await _engine.EmbedAsync(query, cancellationToken);
+        if (terms.Count == 0 && vector is null) return [];
+
+        var candidates = (await _engine.Store.FindArchiveCandidatesAsync(UserId, terms, vector, _engine.Search.Candidates, cancellationToken))
+            .Where(c => !_deletes.Contains(c.Item.Id) && !_adds.ContainsKey(c.Item.Id))
+            .Concat(_adds.Values.Select(a => new ArchiveCandidate(a, Similarity(vector, a.Embedding))));
+
+        var ranked = candidates
+            .Where(c => c.Item.ForgetAt is not { } forgetAt || forgetAt > now)
+            .Select(c => new ScoredItem(c.Item, _engine.Decay.Score(c.Item, Relevance(terms, c), now)))
+            .Where(s => s.Score.Relevance > 0)
+            .OrderByDescending(s => s.Score.Total)
+            .ThenByDescending(s => s.Item.CreatedAt)
+            .Take(top)
+            .ToList();
+
+        for (var i = 0; i < ranked.Count; i++)
+        {
+            var accessed = _engine.Decay.Accessed(ranked[i].Item, now);
+            if (_adds.ContainsKey(accessed.Id)) _adds[accessed.Id] = accessed;
+            else _accesses[accessed.Id] = new(accessed.Id, now, accessed.ForgetAt);
+            ranked[i] = ranked[i] with { Item = accessed };
+        }
+        return ranked;
+    }
+
+    public void AddMessage(string role, string content, string turnId)
+    {
+        var now = _engine.Now();
+        // Version 7 GUIDs sort by time; a tick per message keeps a turn's messages in order.
+        _messages.Add(new(Guid.CreateVersion7(now).ToString("N"), SessionId, turnId, role, content, now.AddTicks(_messages.Count)));
+    }
+
+    public IReadOnlyList<ConversationMessage> PendingMessages => _messages;
+
+    public void SetSession(SessionState session) => _session = session;
+
+    public async Task<IReadOnlyList<ConversationMessage>> SearchConversationAsync(string query, int limit, CancellationToken cancellationToken = default)
+    {
+        var terms = LexicalTerms.ForQuery(query);
+        if (terms.Count == 0) return [];
+        var stored = await _engine.Store.SearchMessagesAsync(UserId, terms, limit, cancellationToken);
+        return _messages.Where(m => LexicalTerms.Relevance(terms, m.Content) > 0)
+            .Reverse()
+            .Concat(stored)
+            .Take(limit)
+            .ToList();
+    }
+
+    /// <summary>Writes everything at once; on a core conflict re-reads core and applies the edits again.</summary>
+    public async Task CommitAsync(CancellationToken cancellationToken = default)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var changes = new MemoryChangeSet
+            {
+                Core = _coreEdits.Count > 0 ? _core! with { ETag = _etagRequired ? _requiredETag : _storedCore?.ETag } : null,
+                ArchiveAdds = [.. _adds.Values],
+                ArchiveDeletes = [.. _deletes],
+                Accesses = [.. _accesses.Values],
+                Messages = [.. _messages],
+                Session = _session,
+            };
+            if (changes.IsEmpty) return;
+            try
+            {
+                var etag = await _engine.Store.CommitAsync(UserId, changes, cancellationToken);
+                if (changes.Core is not null)
+                {
+                    _core = _core! with { ETag = etag };
+                    _storedCore = _core;
+                    _coreEdits.Clear();
+                }
+                _adds.Clear();
+                _deletes.Clear();
+                _accesses.Clear();
+                _messages.Clear();
+                _session = null;
+                return;
+            }
+            catch (MemoryConflictException) when (!_etagRequired && changes.Core is not null && attempt < MaxCommitAttempts)
+            {
+                _engine.Logger.LogDebug("Core memory of {UserId} changed meanwhile; applying {Edits} edits again (attempt {Attempt})",
+                    UserId, _coreEdits.Count, attempt);
+                var fresh = await _engine.Store.GetCoreAsync(UserId, cancellationToken);
+                _storedCore = fresh;
+                var core = fresh ?? CoreMemory.CreateDefault(_engine.Limits.BlockLimit);
+                foreach (var edit in _coreEdits) core = edit.ApplyTo(core, _engine.Limits);
+                _core = core;
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 5 * attempt)), _engine.Time, cancellationToken);
+            }
+        }
+    }
+
+    private double Relevance(IReadOnlyList<string> terms, ArchiveCandidate candidate)
+    {
+        var lexical = LexicalTerms.Relevance(terms, candidate.Item.Content);
+        if (candidate.VectorSimilarity is not { } similarity) return lexical;
+        var w = _engine.Search.VectorWeight;
+        return w * Math.Max(0, similarity) + (1 - w) * lexical;
+    }
+
+    private static double? Similarity(ReadOnlyMemory<float>? query, ReadOnlyMemory<float>? item) =>
+        query is { } q && item is { } v && q.Length == v.Length
+            ? System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(q.Span, v.Span)
+            : null;
+}

@@ -1,0 +1,55 @@
+namespace ServerlessMemory.Core;
+
+/// <summary>One memory in the archive. Its id is a hash of its normalised content, so the same memory is never stored twice.</summary>
+public sealed record ArchiveItem
+{
+    public required string Id { get; init; }
+    public required string Content { get; init; }
+    public MemoryType Type { get; init; } = MemoryType.Fact;
+    public double Importance { get; init; } = 0.5;
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required DateTimeOffset LastAccessedAt { get; init; }
+    public int AccessCount { get; init; }
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
+    /// <summary>The content's embedding, when an embedding model is configured.</summary>
+    public ReadOnlyMemory<float>? Embedding { get; init; }
+    /// <summary>When its strength crosses the forgetting threshold; null means never.</summary>
+    public DateTimeOffset? ForgetAt { get; init; }
+}
+
+/// <summary>Why an item ranked where it did.</summary>
+public sealed record Score(double Total, double Relevance, double Decay, double AccessBonus);
+
+public sealed record ScoredItem(ArchiveItem Item, Score Score);
+
+/// <summary>A message of the conversation (recall memory).</summary>
+public sealed record ConversationMessage(
+    string Id, string SessionId, string TurnId, string Role, string Content, DateTimeOffset CreatedAt);
+
+/// <summary>A session's running summary of the messages that left the prompt window.</summary>
+public sealed record SessionState(string SessionId, string Summary, DateTimeOffset? SummarizedThrough, string? ETag);
+
+public sealed record Page<T>(IReadOnlyList<T> Items, string? ContinuationToken);
+
+public sealed record SweepResult(int Scanned, int Forgotten, int Users, long DurationMs);
+
+/// <summary>An item found by a store for a query, before the engine ranks it.</summary>
+public sealed record ArchiveCandidate(ArchiveItem Item, double? VectorSimilarity);
+
+/// <summary>An access to count: the store increments the count and sets the other two.</summary>
+public sealed record ArchiveAccess(string Id, DateTimeOffset At, DateTimeOffset? ForgetAt);
+
+/// <summary>Everything one request wrote, committed at once or not at all.</summary>
+public sealed record MemoryChangeSet
+{
+    /// <summary>The new core memory, with the ETag it must replace (null: the user has none yet).</summary>
+    public CoreMemory? Core { get; init; }
+    public IReadOnlyList<ArchiveItem> ArchiveAdds { get; init; } = [];
+    public IReadOnlyList<string> ArchiveDeletes { get; init; } = [];
+    public IReadOnlyList<ArchiveAccess> Accesses { get; init; } = [];
+    public IReadOnlyList<ConversationMessage> Messages { get; init; } = [];
+    public SessionState? Session { get; init; }
+
+    public bool IsEmpty => Core is null && ArchiveAdds.Count == 0 && ArchiveDeletes.Count == 0 &&
+                           Accesses.Count == 0 && Messages.Count == 0 && Session is null;
+}

@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Options;
+using ServerlessMemory.Api;
+using ServerlessMemory.Core;
+
+namespace ServerlessMemory.Server;
+
+/// <summary>Runs the decay sweep on <c>Decay:Schedule</c>, as the Functions app's DecaySweep timer does.</summary>
+internal sealed partial class DecaySweepService(
+    MemoryEngine engine, IOptions<DecayOptions> options, IOptions<AuthOptions> auth, TimeProvider time,
+    ILogger<DecaySweepService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var schedule = DecaySchedule.TryParse(options.Value.Schedule)!;
+        LogStart(logger, options.Value.Schedule, engine.Store.Name, auth.Value.HasKeys ? "keys required" : "no keys: loopback only");
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var now = time.GetUtcNow();
+            var next = new DateTimeOffset(schedule.GetNextOccurrence(now.UtcDateTime), TimeSpan.Zero);
+            await Task.Delay(next - now, time, stoppingToken);
+            try
+            {
+                await engine.SweepAsync(stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogFailed(logger, e);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "ServerlessMemory on the {Store} store ({Auth}); decay sweep on '{Schedule}'")]
+    private static partial void LogStart(ILogger logger, string schedule, string store, string auth);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Decay sweep failed; the next run picks up what it left")]
+    private static partial void LogFailed(ILogger logger, Exception exception);
+}

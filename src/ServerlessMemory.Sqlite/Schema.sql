@@ -1,0 +1,52 @@
+PRAGMA journal_mode = WAL;
+
+CREATE TABLE IF NOT EXISTS core (
+    user_id TEXT PRIMARY KEY,
+    blocks  TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS archive (
+    seq              INTEGER PRIMARY KEY,
+    user_id          TEXT NOT NULL,
+    id               TEXT NOT NULL,
+    content          TEXT NOT NULL,
+    type             INTEGER NOT NULL,
+    importance       REAL NOT NULL,
+    created_at       INTEGER NOT NULL,
+    last_accessed_at INTEGER NOT NULL,
+    access_count     INTEGER NOT NULL,
+    metadata         TEXT,
+    embedding        BLOB,
+    forget_at        INTEGER,
+    UNIQUE (user_id, id)
+);
+CREATE INDEX IF NOT EXISTS archive_by_age ON archive (user_id, created_at DESC, seq DESC);
+-- The decay sweep reads only what is due: an index range, never a scan.
+CREATE INDEX IF NOT EXISTS archive_by_forget_at ON archive (forget_at) WHERE forget_at IS NOT NULL;
+
+-- Terms from LexicalTerms (words, and CJK unigrams and bigrams), so unicode61 sees them as tokens.
+CREATE VIRTUAL TABLE IF NOT EXISTS archive_terms USING fts5 (owner, terms, tokenize = 'unicode61 remove_diacritics 0');
+
+CREATE TABLE IF NOT EXISTS message (
+    seq        INTEGER PRIMARY KEY,
+    user_id    TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    turn_id    TEXT NOT NULL,
+    role       TEXT NOT NULL,
+    content    TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS message_by_session ON message (user_id, session_id, seq DESC);
+CREATE INDEX IF NOT EXISTS message_by_user ON message (user_id, seq DESC);
+CREATE VIRTUAL TABLE IF NOT EXISTS message_terms USING fts5 (owner, terms, tokenize = 'unicode61 remove_diacritics 0');
+
+CREATE TABLE IF NOT EXISTS session (
+    user_id            TEXT NOT NULL,
+    session_id         TEXT NOT NULL,
+    summary            TEXT NOT NULL,
+    summarized_through INTEGER,
+    version            INTEGER NOT NULL,
+    PRIMARY KEY (user_id, session_id)
+);

@@ -1,0 +1,414 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using ServerlessMemory.Core;
+
+namespace ServerlessMemory.Sqlite;
+
+/// <summary>
+/// The embedded store: one SQLite file in WAL mode, FTS5 over <see cref="LexicalTerms"/> for
+/// lexical search in any language, float32 embedding blobs searched through an in-memory
+/// <see cref="VectorIndex"/>, and one transaction around every write of more than one row.
+/// </summary>
+public sealed class SqliteMemoryStore : IMemoryStore
+{
+    private const int SweepBatch = 1_000;
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private readonly string _connectionString;
+    private readonly Lock _vectorLock = new();
+    private readonly Dictionary<string, VectorIndex> _vectors = [];
+
+    public SqliteMemoryStore(string path)
+    {
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = full, Pooling = true, DefaultTimeout = 30 }.ToString();
+        using var connection = Open();
+        using var schema = typeof(SqliteMemoryStore).Assembly.GetManifestResourceStream("Schema.sql")!;
+        Execute(connection, new StreamReader(schema).ReadToEnd());
+    }
+
+    public string Name => "sqlite";
+
+    public async Task<CoreMemory?> GetCoreAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = Open();
+        await using var command = Command(connection, "SELECT blocks, version FROM core WHERE user_id = $u", ("$u", userId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken)) return null;
+        var blocks = JsonSerializer.Deserialize<List<MemoryBlock>>(reader.GetString(0), Json)!;
+        return new CoreMemory(blocks, reader.GetInt64(1).ToString(CultureInfo.InvariantCulture));
+    }
+
+    public async Task<string?> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default)
+    {
+        if (changes.IsEmpty) return null;
+        string? etag = null;
+        var added = new List<(long Seq, ArchiveItem Item)>();
+        await using var connection = Open();
+        await using (var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
+        {
+            if (changes.Core is { } core) etag = await WriteCoreAsync(connection, userId, core, cancellationToken);
+
+            var owner = Owner(userId);
+            foreach (var item in changes.ArchiveAdds)
+            {
+                await using var insert = Command(connection, """
+                    INSERT OR IGNORE INTO archive (user_id, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, embedding, forget_at)
+                    VALUES ($u, $id, $content, $type, $importance, $created, $accessed, $count, $metadata, $embedding, $forget)
+                    RETURNING seq
+                    """,
+                    ("$u", userId), ("$id", item.Id), ("$content", item.Content), ("$type", (int)item.Type),
+                    ("$importance", item.Importance), ("$created", Ms(item.CreatedAt)), ("$accessed", Ms(item.LastAccessedAt)),
+                    ("$count", item.AccessCount), ("$metadata", JsonSerializer.Serialize(item.Metadata, Json)),
+                    ("$embedding", item.Embedding is { } e ? VectorIndex.ToBlob(e) : null), ("$forget", Ms(item.ForgetAt)));
+                if (await insert.ExecuteScalarAsync(cancellationToken) is not long seq) continue; // the same memory is there already
+                await ExecuteAsync(connection, "INSERT INTO archive_terms (rowid, owner, terms) VALUES ($seq, $owner, $terms)", cancellationToken,
+                    ("$seq", seq), ("$owner", owner), ("$terms", string.Join(' ', LexicalTerms.ForIndex(item.Content))));
+                added.Add((seq, item));
+            }
+
+            foreach (var id in changes.ArchiveDeletes)
+            {
+                await ExecuteAsync(connection, """
+                    DELETE FROM archive_terms WHERE rowid IN (SELECT seq FROM archive WHERE user_id = $u AND id = $id);
+                    DELETE FROM archive WHERE user_id = $u AND id = $id;
+                    """, cancellationToken, ("$u", userId), ("$id", id));
+            }
+
+            foreach (var access in changes.Accesses)
+            {
+                await ExecuteAsync(connection, """
+                    UPDATE archive SET access_count = access_count + 1, last_accessed_at = max(last_accessed_at, $at), forget_at = $forget
+                    WHERE user_id = $u AND id = $id
+                    """, cancellationToken, ("$u", userId), ("$id", access.Id), ("$at", Ms(access.At)), ("$forget", Ms(access.ForgetAt)));
+            }
+
+            foreach (var m in changes.Messages)
+            {
+                await using var insert = Command(connection, """
+                    INSERT INTO message (user_id, id, session_id, turn_id, role, content, created_at)
+                    VALUES ($u, $id, $s, $t, $r, $c, $at) RETURNING seq
+                    """,
+                    ("$u", userId), ("$id", m.Id), ("$s", m.SessionId), ("$t", m.TurnId), ("$r", m.Role), ("$c", m.Content), ("$at", Ms(m.CreatedAt)));
+                var seq = (long)(await insert.ExecuteScalarAsync(cancellationToken))!;
+                await ExecuteAsync(connection, "INSERT INTO message_terms (rowid, owner, terms) VALUES ($seq, $owner, $terms)", cancellationToken,
+                    ("$seq", seq), ("$owner", owner), ("$terms", string.Join(' ', LexicalTerms.ForIndex(m.Content))));
+            }
+
+            if (changes.Session is { } session)
+            {
+                var written = await ExecuteAsync(connection, session.ETag is null
+                    ? "INSERT OR IGNORE INTO session (user_id, session_id, summary, summarized_through, version) VALUES ($u, $s, $summary, $through, 1)"
+                    : "UPDATE session SET summary = $summary, summarized_through = $through, version = version + 1 WHERE user_id = $u AND session_id = $s AND version = $v",
+                    cancellationToken, ("$u", userId), ("$s", session.SessionId), ("$summary", session.Summary),
+                    ("$through", Ms(session.SummarizedThrough)), ("$v", session.ETag));
+                if (written == 0) throw new MemoryConflictException($"Session '{session.SessionId}' was changed by another request.");
+            }
+
+            await tx.CommitAsync(cancellationToken);
+        }
+
+        lock (_vectorLock)
+        {
+            if (_vectors.TryGetValue(userId, out var index))
+            {
+                if (changes.ArchiveDeletes.Count > 0) _vectors.Remove(userId);
+                else foreach (var (seq, item) in added)
+                    if (item.Embedding is { } e) index.Add(seq, e.Span);
+            }
+        }
+        return etag;
+    }
+
+    private static async Task<string> WriteCoreAsync(SqliteConnection connection, string userId, CoreMemory core, CancellationToken cancellationToken)
+    {
+        var blocks = JsonSerializer.Serialize(core.Blocks, Json);
+        long version;
+        if (core.ETag is null)
+        {
+            version = 1;
+            if (await ExecuteAsync(connection, "INSERT OR IGNORE INTO core (user_id, blocks, version) VALUES ($u, $b, 1)", cancellationToken,
+                    ("$u", userId), ("$b", blocks)) == 0)
+                throw new MemoryConflictException("Core memory was created by another request.");
+        }
+        else
+        {
+            if (!long.TryParse(core.ETag, NumberStyles.None, CultureInfo.InvariantCulture, out var expected))
+                throw new MemoryConflictException("Core memory has changed since it was read.");
+            version = expected + 1;
+            if (await ExecuteAsync(connection, "UPDATE core SET blocks = $b, version = $next WHERE user_id = $u AND version = $v", cancellationToken,
+                    ("$u", userId), ("$b", blocks), ("$v", expected), ("$next", version)) == 0)
+                throw new MemoryConflictException("Core memory has changed since it was read.");
+        }
+        return version.ToString(CultureInfo.InvariantCulture);
+    }
+
+    public async Task<ArchiveItem?> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default)
+    {
+        await using var connection = Open();
+        var items = await ReadItemsAsync(connection, $"SELECT {ItemColumns} FROM archive WHERE user_id = $u AND id = $id", cancellationToken, ("$u", userId), ("$id", id));
+        return items.Count == 0 ? null : items[0].Item;
+    }
+
+    public async Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default)
+    {
+        var (created, seq) = ParseToken(continuationToken);
+        await using var connection = Open();
+        var rows = await ReadItemsAsync(connection, $"""
+            SELECT {ItemColumns} FROM archive
+            WHERE user_id = $u AND (created_at, seq) < ($created, $seq)
+            ORDER BY created_at DESC, seq DESC LIMIT $limit
+            """, cancellationToken, ("$u", userId), ("$created", created), ("$seq", seq), ("$limit", limit + 1));
+        var more = rows.Count > limit;
+        var page = rows.Take(limit).ToList();
+        return new([.. page.Select(r => r.Item)],
+            more ? Token(Ms(page[^1].Item.CreatedAt)!.Value, page[^1].Seq) : null);
+    }
+
+    public async Task<IReadOnlyList<ArchiveCandidate>> FindArchiveCandidatesAsync(
+        string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = Open();
+        var seqs = new List<long>();
+        if (terms.Count > 0)
+        {
+            await using var command = Command(connection, """
+                SELECT a.seq FROM archive_terms JOIN archive a ON a.seq = archive_terms.rowid
+                WHERE archive_terms MATCH $match AND a.user_id = $u
+                ORDER BY archive_terms.rank LIMIT $limit
+                """, ("$match", Match(userId, terms)), ("$u", userId), ("$limit", limit));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken)) seqs.Add(reader.GetInt64(0));
+        }
+
+        float[]? query = null;
+        VectorIndex? index = null;
+        if (vector is { } v)
+        {
+            query = VectorIndex.Normalise(v.Span);
+            index = await VectorsOfAsync(connection, userId, v.Length, cancellationToken);
+            foreach (var (key, _) in index.Nearest(query, limit))
+                if (!seqs.Contains(key)) seqs.Add(key);
+        }
+        if (seqs.Count == 0) return [];
+
+        var rows = await ReadItemsAsync(connection,
+            $"SELECT {ItemColumns} FROM archive WHERE user_id = $u AND seq IN (SELECT value FROM json_each($seqs))",
+            cancellationToken, ("$u", userId), ("$seqs", JsonSerializer.Serialize(seqs)));
+        return [.. rows.Select(r => new ArchiveCandidate(r.Item, query is null ? null : index!.Similarity(query, r.Seq)))];
+    }
+
+    public async Task<Page<ConversationMessage>> ListMessagesAsync(
+        string userId, string? sessionId, int limit, string? continuationToken, CancellationToken cancellationToken = default)
+    {
+        var (_, before) = ParseToken(continuationToken);
+        await using var connection = Open();
+        var rows = await ReadMessagesAsync(connection, $"""
+            SELECT seq, id, session_id, turn_id, role, content, created_at FROM message
+            WHERE user_id = $u {(sessionId is null ? "" : "AND session_id = $s")} AND seq < $before
+            ORDER BY seq DESC LIMIT $limit
+            """, cancellationToken, ("$u", userId), ("$s", sessionId), ("$before", before), ("$limit", limit + 1));
+        var more = rows.Count > limit;
+        var page = rows.Take(limit).ToList();
+        return new([.. page.Select(r => r.Message)], more ? Token(0, page[^1].Seq) : null);
+    }
+
+    public async Task<IReadOnlyList<ConversationMessage>> SearchMessagesAsync(
+        string userId, IReadOnlyList<string> terms, int limit, CancellationToken cancellationToken = default)
+    {
+        if (terms.Count == 0) return [];
+        await using var connection = Open();
+        var rows = await ReadMessagesAsync(connection, """
+            SELECT m.seq, m.id, m.session_id, m.turn_id, m.role, m.content, m.created_at
+            FROM message_terms JOIN message m ON m.seq = message_terms.rowid
+            WHERE message_terms MATCH $match AND m.user_id = $u
+            ORDER BY message_terms.rank LIMIT $limit
+            """, cancellationToken, ("$match", Match(userId, terms)), ("$u", userId), ("$limit", limit));
+        return [.. rows.OrderByDescending(r => r.Seq).Select(r => r.Message)];
+    }
+
+    public async Task<SessionState?> GetSessionAsync(string userId, string sessionId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = Open();
+        await using var command = Command(connection,
+            "SELECT summary, summarized_through, version FROM session WHERE user_id = $u AND session_id = $s", ("$u", userId), ("$s", sessionId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken)) return null;
+        return new(sessionId, reader.GetString(0), reader.IsDBNull(1) ? null : FromMs(reader.GetInt64(1)),
+            reader.GetInt64(2).ToString(CultureInfo.InvariantCulture));
+    }
+
+    public async Task DeleteUserAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = Open();
+        await using (var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
+        {
+            await ExecuteAsync(connection, """
+                DELETE FROM archive_terms WHERE rowid IN (SELECT seq FROM archive WHERE user_id = $u);
+                DELETE FROM archive WHERE user_id = $u;
+                DELETE FROM message_terms WHERE rowid IN (SELECT seq FROM message WHERE user_id = $u);
+                DELETE FROM message WHERE user_id = $u;
+                DELETE FROM session WHERE user_id = $u;
+                DELETE FROM core WHERE user_id = $u;
+                """, cancellationToken, ("$u", userId));
+            await tx.CommitAsync(cancellationToken);
+        }
+        lock (_vectorLock) _vectors.Remove(userId);
+    }
+
+    public async Task<SweepResult> SweepAsync(DateTimeOffset now, TimeSpan budget, CancellationToken cancellationToken = default)
+    {
+        var clock = Stopwatch.StartNew();
+        var scanned = 0;
+        var forgotten = 0;
+        var users = new HashSet<string>();
+        await using var connection = Open();
+        while (clock.Elapsed < budget)
+        {
+            var due = new List<(long Seq, string User)>();
+            await using (var select = Command(connection,
+                "SELECT seq, user_id FROM archive WHERE forget_at <= $now ORDER BY forget_at LIMIT $n", ("$now", Ms(now)), ("$n", SweepBatch)))
+            await using (var reader = await select.ExecuteReaderAsync(cancellationToken))
+                while (await reader.ReadAsync(cancellationToken)) due.Add((reader.GetInt64(0), reader.GetString(1)));
+            scanned += due.Count;
+            if (due.Count == 0) break;
+
+            // Each batch commits on its own: a sweep cut short keeps what it did, and the next run finishes.
+            await using (var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
+            {
+                var seqs = JsonSerializer.Serialize(due.Select(d => d.Seq));
+                await ExecuteAsync(connection, """
+                    DELETE FROM archive_terms WHERE rowid IN (SELECT value FROM json_each($seqs));
+                    DELETE FROM archive WHERE seq IN (SELECT value FROM json_each($seqs)) AND forget_at <= $now;
+                    """, cancellationToken, ("$seqs", seqs), ("$now", Ms(now)));
+                await tx.CommitAsync(cancellationToken);
+            }
+            forgotten += due.Count;
+            lock (_vectorLock)
+                foreach (var (_, user) in due)
+                    if (users.Add(user)) _vectors.Remove(user);
+            if (due.Count < SweepBatch) break;
+        }
+        return new(scanned, forgotten, users.Count, clock.ElapsedMilliseconds);
+    }
+
+    private async Task<VectorIndex> VectorsOfAsync(SqliteConnection connection, string userId, int dimensions, CancellationToken cancellationToken)
+    {
+        lock (_vectorLock)
+            if (_vectors.TryGetValue(userId, out var cached) && cached.Dimensions == dimensions) return cached;
+
+        var index = new VectorIndex(dimensions);
+        await using (var command = Command(connection, "SELECT seq, embedding FROM archive WHERE user_id = $u AND embedding IS NOT NULL", ("$u", userId)))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            while (await reader.ReadAsync(cancellationToken))
+                index.Add(reader.GetInt64(0), VectorIndex.FromBlob((byte[])reader[1]));
+
+        lock (_vectorLock)
+        {
+            if (_vectors.Count >= 1_000) _vectors.Clear(); // a crude bound: the index is a cache, rebuilt on demand
+            _vectors[userId] = index;
+        }
+        return index;
+    }
+
+    private const string ItemColumns = "seq, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, forget_at";
+
+    private static async Task<List<(long Seq, ArchiveItem Item)>> ReadItemsAsync(
+        SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string, object?)[] parameters)
+    {
+        var items = new List<(long, ArchiveItem)>();
+        await using var command = Command(connection, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            items.Add((reader.GetInt64(0), new ArchiveItem
+            {
+                Id = reader.GetString(1),
+                Content = reader.GetString(2),
+                Type = (MemoryType)reader.GetInt32(3),
+                Importance = reader.GetDouble(4),
+                CreatedAt = FromMs(reader.GetInt64(5)),
+                LastAccessedAt = FromMs(reader.GetInt64(6)),
+                AccessCount = reader.GetInt32(7),
+                Metadata = reader.IsDBNull(8) ? new Dictionary<string, string>()
+                    : JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(8), Json)!,
+                ForgetAt = reader.IsDBNull(9) ? null : FromMs(reader.GetInt64(9)),
+            }));
+        }
+        return items;
+    }
+
+    private static async Task<List<(long Seq, ConversationMessage Message)>> ReadMessagesAsync(
+        SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string, object?)[] parameters)
+    {
+        var messages = new List<(long, ConversationMessage)>();
+        await using var command = Command(connection, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            messages.Add((reader.GetInt64(0), new ConversationMessage(reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.GetString(4), reader.GetString(5), FromMs(reader.GetInt64(6)))));
+        return messages;
+    }
+
+    /// <summary>An FTS5 query: the user's own rows, holding any of the terms.</summary>
+    private static string Match(string userId, IReadOnlyList<string> terms) =>
+        $"owner : {Owner(userId)} AND terms : ({string.Join(" OR ", terms.Select(t => "\"" + t.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""))})";
+
+    /// <summary>A token standing for the user in the FTS tables; rows are checked against user_id too.</summary>
+    private static string Owner(string userId) =>
+        "u" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(userId)).AsSpan(0, 12));
+
+    private static string Token(long created, long seq) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes($"{created}:{seq}"));
+
+    private static (long Created, long Seq) ParseToken(string? token)
+    {
+        if (token is null) return (long.MaxValue, long.MaxValue);
+        try
+        {
+            var parts = Encoding.UTF8.GetString(Convert.FromBase64String(token)).Split(':');
+            return (long.Parse(parts[0], CultureInfo.InvariantCulture), long.Parse(parts[1], CultureInfo.InvariantCulture));
+        }
+        catch (Exception e) when (e is FormatException or IndexOutOfRangeException or OverflowException)
+        {
+            throw new MemoryValidationException("continuationToken", "The continuation token is not one this API gave out.");
+        }
+    }
+
+    private static long? Ms(DateTimeOffset? time) => time?.ToUnixTimeMilliseconds();
+
+    private static DateTimeOffset FromMs(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        Execute(connection, "PRAGMA synchronous = NORMAL;");
+        return connection;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return command;
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = Command(connection, sql);
+        command.ExecuteNonQuery();
+    }
+
+    private static async Task<int> ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string, object?)[] parameters)
+    {
+        await using var command = Command(connection, sql, parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

@@ -200,7 +200,8 @@ public sealed class SqliteMemoryStore : IMemoryStore
         var rows = await ReadItemsAsync(connection,
             $"SELECT {ItemColumns} FROM archive WHERE user_id = $u AND seq IN (SELECT value FROM json_each($seqs))",
             cancellationToken, ("$u", userId), ("$seqs", JsonSerializer.Serialize(seqs)));
-        return [.. rows.Select(r => new ArchiveCandidate(r.Item, query is null ? null : index!.Similarity(query, r.Seq)))];
+        var order = seqs.Select((seq, i) => (seq, i)).ToDictionary(x => x.seq, x => x.i);
+        return [.. rows.OrderBy(r => order[r.Seq]).Select(r => new ArchiveCandidate(r.Item, query is null ? null : index!.Similarity(query, r.Seq)))];
     }
 
     public async Task<Page<ConversationMessage>> ListMessagesAsync(

@@ -1,0 +1,52 @@
+using ServerlessMemory.Core;
+
+namespace ServerlessMemory.Tests;
+
+public class LexicalTermsTests
+{
+    [Fact]
+    public void Chinese_is_cut_into_bigrams_so_two_character_words_match()
+    {
+        var indexed = LexicalTerms.ForIndex("当前项目是客户流失预测");
+
+        Assert.Contains("项目", indexed);
+        Assert.Contains("流失", indexed);
+        Assert.Contains("项", indexed);
+        Assert.Equal(["项目"], LexicalTerms.ForQuery("项目"));
+    }
+
+    [Fact]
+    public void A_chinese_question_finds_the_memory_it_asks_about()
+    {
+        var query = LexicalTerms.ForQuery("我在做什么项目？");
+
+        Assert.True(LexicalTerms.Relevance(query, "当前项目是客户流失预测") > 0);
+        Assert.Equal(0, LexicalTerms.Relevance(query, "用户今天喝了一杯咖啡"));
+    }
+
+    [Fact]
+    public void English_drops_stop_words_and_plurals_only_in_queries()
+    {
+        var query = LexicalTerms.ForQuery("What projects did I say I was working on?");
+
+        Assert.Equal(["project", "working"], query);
+        Assert.Equal(0.5, LexicalTerms.Relevance(query, "The user is on a customer-churn project"));
+    }
+
+    [Fact]
+    public void Mixed_text_keeps_both_scripts()
+    {
+        var terms = LexicalTerms.ForQuery("用XGBoost做流失预测");
+
+        Assert.Contains("xgboost", terms);
+        Assert.Contains("流失", terms);
+        Assert.Contains("预测", terms);
+    }
+
+    [Fact]
+    public void Equal_content_up_to_case_and_spacing_hashes_alike()
+    {
+        Assert.Equal(LexicalTerms.ContentHash("Likes  Python"), LexicalTerms.ContentHash(" likes python "));
+        Assert.NotEqual(LexicalTerms.ContentHash("likes python"), LexicalTerms.ContentHash("likes rust"));
+    }
+}

@@ -1,0 +1,273 @@
+using ServerlessMemory.Core;
+
+namespace ServerlessMemory.Tests.Stores;
+
+/// <summary>
+/// What every store must do, written once. A store derives in a line and overrides only where it
+/// truly differs. Each test uses its own user ids, so a shared database (a Cosmos container) works.
+/// Sweep tests use times in the past, so they never touch other tests' memories.
+/// </summary>
+public abstract class MemoryStoreContract
+{
+    protected static readonly DateTimeOffset T0 = new(2026, 3, 1, 8, 0, 0, TimeSpan.Zero);
+
+    protected abstract IMemoryStore Store { get; }
+
+    protected static string NewUser() => "u-" + Guid.NewGuid().ToString("N")[..12];
+
+    protected static ArchiveItem Item(string content, MemoryType type = MemoryType.Fact, DateTimeOffset? created = null,
+        DateTimeOffset? forgetAt = null, float[]? embedding = null) => new()
+    {
+        Id = LexicalTerms.ContentHash(content),
+        Content = content,
+        Type = type,
+        Importance = 0.5,
+        CreatedAt = created ?? T0,
+        LastAccessedAt = created ?? T0,
+        Metadata = new Dictionary<string, string> { ["source"] = "test" },
+        ForgetAt = forgetAt ?? T0.AddYears(50),
+        Embedding = embedding,
+    };
+
+    private static CoreMemory Core(string human, string? etag) =>
+        CoreMemory.CreateDefault(2000).With(new MemoryBlock("human", human, 2000, "who")) with { ETag = etag };
+
+    [Fact]
+    public virtual async Task A_new_user_has_no_core_memory() =>
+        Assert.Null(await Store.GetCoreAsync(NewUser()));
+
+    [Fact]
+    public virtual async Task Core_memory_round_trips_and_each_write_changes_its_etag()
+    {
+        var user = NewUser();
+        var first = await Store.CommitAsync(user, new() { Core = Core("小明", null) });
+        var second = await Store.CommitAsync(user, new() { Core = Core("小明, data scientist", first) });
+
+        var core = await Store.GetCoreAsync(user);
+
+        Assert.NotNull(first);
+        Assert.NotEqual(first, second);
+        Assert.Equal(second, core!.ETag);
+        Assert.Equal("小明, data scientist", core.Find("human")!.Value);
+        Assert.Equal(5, core.Blocks.Count);
+    }
+
+    [Fact]
+    public virtual async Task A_stale_etag_conflicts_and_nothing_of_the_change_set_is_written()
+    {
+        var user = NewUser();
+        var first = await Store.CommitAsync(user, new() { Core = Core("one", null) });
+        await Store.CommitAsync(user, new() { Core = Core("two", first) });
+
+        await Assert.ThrowsAsync<MemoryConflictException>(() => Store.CommitAsync(user, new()
+        {
+            Core = Core("three", first),
+            ArchiveAdds = [Item("written with a stale core")],
+            Messages = [new("m1", "default", "t1", "user", "hello", T0)],
+        }));
+
+        Assert.Equal("two", (await Store.GetCoreAsync(user))!.Find("human")!.Value);
+        Assert.Null(await Store.GetArchiveItemAsync(user, LexicalTerms.ContentHash("written with a stale core")));
+        Assert.Empty((await Store.ListMessagesAsync(user, null, 10, null)).Items);
+    }
+
+    [Fact]
+    public virtual async Task Creating_core_memory_twice_conflicts()
+    {
+        var user = NewUser();
+        await Store.CommitAsync(user, new() { Core = Core("one", null) });
+
+        await Assert.ThrowsAsync<MemoryConflictException>(() => Store.CommitAsync(user, new() { Core = Core("two", null) }));
+    }
+
+    [Fact]
+    public virtual async Task Archive_items_round_trip()
+    {
+        var user = NewUser();
+        var item = Item("用户偏好简洁的回答", MemoryType.Preference, created: T0.AddHours(-3), forgetAt: T0.AddDays(20));
+        await Store.CommitAsync(user, new() { ArchiveAdds = [item] });
+
+        var read = await Store.GetArchiveItemAsync(user, item.Id);
+
+        Assert.Equal(item with { Embedding = null }, read! with { Metadata = item.Metadata });
+        Assert.Equal("test", read.Metadata["source"]);
+    }
+
+    [Fact]
+    public virtual async Task Adding_the_same_memory_again_keeps_the_first()
+    {
+        var user = NewUser();
+        await Store.CommitAsync(user, new() { ArchiveAdds = [Item("likes Python")] });
+        await Store.CommitAsync(user, new() { ArchiveAdds = [Item("likes Python") with { Importance = 0.9 }] });
+
+        var page = await Store.ListArchiveAsync(user, 10, null);
+
+        Assert.Equal(0.5, Assert.Single(page.Items).Importance);
+    }
+
+    [Fact]
+    public virtual async Task An_access_increments_the_count_and_moves_forget_at()
+    {
+        var user = NewUser();
+        var item = Item("prefers tea");
+        await Store.CommitAsync(user, new() { ArchiveAdds = [item] });
+
+        await Store.CommitAsync(user, new() { Accesses = [new(item.Id, T0.AddHours(1), T0.AddDays(3))] });
+        await Store.CommitAsync(user, new() { Accesses = [new(item.Id, T0.AddHours(2), T0.AddDays(4))] });
+
+        var read = (await Store.GetArchiveItemAsync(user, item.Id))!;
+        Assert.Equal(2, read.AccessCount);
+        Assert.Equal(T0.AddHours(2), read.LastAccessedAt);
+        Assert.Equal(T0.AddDays(4), read.ForgetAt);
+    }
+
+    [Fact]
+    public virtual async Task Lexical_candidates_find_a_two_character_chinese_word()
+    {
+        var user = NewUser();
+        await Store.CommitAsync(user, new() { ArchiveAdds = [Item("当前项目是客户流失预测"), Item("用户今天喝了一杯咖啡"), Item("works with XGBoost")] });
+
+        var found = await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("我在做什么项目"), null, 10);
+        var english = await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("xgboost"), null, 10);
+
+        Assert.Equal("当前项目是客户流失预测", Assert.Single(found).Item.Content);
+        Assert.Equal("works with XGBoost", Assert.Single(english).Item.Content);
+    }
+
+    [Fact]
+    public virtual async Task Vector_candidates_come_nearest_first_with_their_similarity()
+    {
+        var user = NewUser();
+        await Store.CommitAsync(user, new()
+        {
+            ArchiveAdds = [Item("north", embedding: [1, 0, 0]), Item("east", embedding: [0, 1, 0]), Item("north-east", embedding: [0.7f, 0.7f, 0])],
+        });
+
+        var found = await Store.FindArchiveCandidatesAsync(user, [], new float[] { 2, 0.1f, 0 }, 2);
+
+        Assert.Equal(["north", "north-east"], found.Select(c => c.Item.Content));
+        Assert.True(found[0].VectorSimilarity > 0.99);
+        Assert.InRange(found[1].VectorSimilarity!.Value, 0.7, 0.8);
+    }
+
+    [Fact]
+    public virtual async Task Users_never_see_each_others_memories()
+    {
+        var (alice, bob) = (NewUser(), NewUser());
+        var secret = Item("alice's secret project", embedding: [1, 0]);
+        await Store.CommitAsync(alice, new() { ArchiveAdds = [secret], Messages = [new("m", "default", "t", "user", "secret project", T0)] });
+
+        Assert.Null(await Store.GetArchiveItemAsync(bob, secret.Id));
+        Assert.Empty(await Store.FindArchiveCandidatesAsync(bob, ["secret", "project"], new float[] { 1, 0 }, 10));
+        Assert.Empty((await Store.ListArchiveAsync(bob, 10, null)).Items);
+        Assert.Empty(await Store.SearchMessagesAsync(bob, ["secret"], 10));
+        Assert.Empty((await Store.ListMessagesAsync(bob, null, 10, null)).Items);
+    }
+
+    [Fact]
+    public virtual async Task The_archive_lists_newest_first_in_pages()
+    {
+        var user = NewUser();
+        await Store.CommitAsync(user, new() { ArchiveAdds = [.. Enumerable.Range(0, 5).Select(i => Item($"memory {i}", created: T0.AddMinutes(i)))] });
+
+        var first = await Store.ListArchiveAsync(user, 2, null);
+        var second = await Store.ListArchiveAsync(user, 2, first.ContinuationToken);
+        var third = await Store.ListArchiveAsync(user, 2, second.ContinuationToken);
+
+        Assert.Equal(["memory 4", "memory 3", "memory 2", "memory 1", "memory 0"],
+            first.Items.Concat(second.Items).Concat(third.Items).Select(i => i.Content));
+        Assert.Null(third.ContinuationToken);
+    }
+
+    [Fact]
+    public virtual async Task Messages_list_newest_first_per_session_and_are_searchable()
+    {
+        var user = NewUser();
+        await Store.CommitAsync(user, new()
+        {
+            Messages =
+            [
+                new("m1", "s1", "t1", "user", "我叫小明，是一名数据科学家", T0),
+                new("m2", "s1", "t1", "assistant", "Nice to meet you", T0.AddSeconds(1)),
+                new("m3", "s2", "t2", "user", "I use XGBoost", T0.AddSeconds(2)),
+            ],
+        });
+
+        var s1 = await Store.ListMessagesAsync(user, "s1", 1, null);
+        var s1Rest = await Store.ListMessagesAsync(user, "s1", 5, s1.ContinuationToken);
+        var all = await Store.ListMessagesAsync(user, null, 10, null);
+        var found = await Store.SearchMessagesAsync(user, LexicalTerms.ForQuery("数据科学"), 10);
+
+        Assert.Equal(["m2", "m1"], s1.Items.Concat(s1Rest.Items).Select(m => m.Id));
+        Assert.Equal(["m3", "m2", "m1"], all.Items.Select(m => m.Id));
+        Assert.Equal("m1", Assert.Single(found).Id);
+    }
+
+    [Fact]
+    public virtual async Task Session_summaries_are_written_with_optimistic_concurrency()
+    {
+        var user = NewUser();
+        await Store.CommitAsync(user, new() { Session = new("s1", "talked about churn", T0, null) });
+        var stored = (await Store.GetSessionAsync(user, "s1"))!;
+        await Store.CommitAsync(user, new() { Session = stored with { Summary = "talked about churn and XGBoost" } });
+
+        await Assert.ThrowsAsync<MemoryConflictException>(() => Store.CommitAsync(user, new() { Session = stored with { Summary = "stale" } }));
+        Assert.Equal("talked about churn and XGBoost", (await Store.GetSessionAsync(user, "s1"))!.Summary);
+        Assert.Null(await Store.GetSessionAsync(user, "s2"));
+    }
+
+    [Fact]
+    public virtual async Task Deleting_an_archive_item_removes_it_from_search()
+    {
+        var user = NewUser();
+        var item = Item("likes hiking", embedding: [1, 0]);
+        await Store.CommitAsync(user, new() { ArchiveAdds = [item] });
+        Assert.Single(await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0 }, 5));
+
+        await Store.CommitAsync(user, new() { ArchiveDeletes = [item.Id] });
+
+        Assert.Null(await Store.GetArchiveItemAsync(user, item.Id));
+        Assert.Empty(await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0 }, 5));
+    }
+
+    [Fact]
+    public virtual async Task Deleting_a_user_removes_every_document()
+    {
+        var (user, other) = (NewUser(), NewUser());
+        foreach (var u in new[] { user, other })
+            await Store.CommitAsync(u, new()
+            {
+                Core = Core("x", null),
+                ArchiveAdds = [Item("a memory")],
+                Messages = [new("m-" + u, "default", "t", "user", "hello", T0)],
+                Session = new("default", "summary", T0, null),
+            });
+
+        await Store.DeleteUserAsync(user);
+
+        Assert.Null(await Store.GetCoreAsync(user));
+        Assert.Empty((await Store.ListArchiveAsync(user, 10, null)).Items);
+        Assert.Empty((await Store.ListMessagesAsync(user, null, 10, null)).Items);
+        Assert.Null(await Store.GetSessionAsync(user, "default"));
+        Assert.NotNull(await Store.GetCoreAsync(other));
+        Assert.Single((await Store.ListArchiveAsync(other, 10, null)).Items);
+    }
+
+    [Fact]
+    public virtual async Task The_sweep_forgets_what_is_due_and_nothing_else_and_can_run_again()
+    {
+        var (a, b) = (NewUser(), NewUser());
+        var past = new DateTimeOffset(2001, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        await Store.CommitAsync(a, new() { ArchiveAdds = [Item("due a", forgetAt: past.AddHours(-2)), Item("kept a", forgetAt: past.AddHours(2))] });
+        await Store.CommitAsync(b, new() { ArchiveAdds = [Item("due b", forgetAt: past.AddHours(-1)), Item("identity b", MemoryType.Identity) with { ForgetAt = null }] });
+
+        var first = await Store.SweepAsync(past, TimeSpan.FromMinutes(1));
+        var again = await Store.SweepAsync(past, TimeSpan.FromMinutes(1));
+
+        Assert.Equal((2, 2, 2), (first.Scanned, first.Forgotten, first.Users));
+        Assert.Equal(0, again.Forgotten);
+        Assert.Equal(["kept a"], (await Store.ListArchiveAsync(a, 10, null)).Items.Select(i => i.Content));
+        Assert.Equal(["identity b"], (await Store.ListArchiveAsync(b, 10, null)).Items.Select(i => i.Content));
+        Assert.Empty(await Store.FindArchiveCandidatesAsync(a, ["due"], null, 10));
+    }
+}

@@ -9,15 +9,18 @@ internal sealed partial class DecaySweepService(
     MemoryEngine engine, IOptions<DecayOptions> options, IOptions<AuthOptions> auth, TimeProvider time,
     ILogger<DecaySweepService> logger) : BackgroundService
 {
+    private static readonly TimeSpan MaxWait = TimeSpan.FromDays(1);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var schedule = DecaySchedule.TryParse(options.Value.Schedule)!;
         LogStart(logger, options.Value.Schedule, engine.Store.Name, auth.Value.HasKeys ? "keys required" : "no keys: loopback only");
         while (!stoppingToken.IsCancellationRequested)
         {
-            var now = time.GetUtcNow();
-            var next = new DateTimeOffset(schedule.GetNextOccurrence(now.UtcDateTime), TimeSpan.Zero);
-            await Task.Delay(next - now, time, stoppingToken);
+            var next = new DateTimeOffset(schedule.GetNextOccurrence(time.GetUtcNow().UtcDateTime), TimeSpan.Zero);
+            // Timers take at most ~49 days; a yearly schedule waits in steps.
+            for (var wait = next - time.GetUtcNow(); wait > TimeSpan.Zero; wait = next - time.GetUtcNow())
+                await Task.Delay(wait < MaxWait ? wait : MaxWait, time, stoppingToken);
             try
             {
                 await engine.SweepAsync(stoppingToken);

@@ -1,0 +1,153 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ServerlessMemory.Tests.Scripted;
+
+/// <summary>A request the scripted model received.</summary>
+public sealed record RecordedRequest(string Path, JsonObject Body);
+
+/// <summary>What the scripted model answers to a chat completion: text, tool calls, or a fault.</summary>
+public sealed record ScriptedReply(string? Content = null, IReadOnlyList<(string Name, string ArgumentsJson)>? ToolCalls = null,
+    int Status = 200, TimeSpan Delay = default, string? RetryAfter = null, int PromptTokens = 10, int CompletionTokens = 5);
+
+/// <summary>
+/// An OpenAI-compatible server on loopback, answering from a script: chat completions (with tool
+/// calls), embeddings (float or base64, as the client asks), on the OpenAI (<c>/v1/...</c>) and Azure
+/// (<c>/openai/deployments/{name}/...</c>) paths. It records every request. The product talks to it
+/// through the real OpenAI and Azure OpenAI clients, so the wire format is tested too.
+/// </summary>
+public sealed class ScriptedModelServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
+
+    /// <summary>The embedding of a text; by default a bag of its lexical terms hashed into 64 dimensions.</summary>
+    public Func<string, float[]> Embed { get; set; } = HashedTerms;
+
+    /// <summary>The answer to a chat completion request.</summary>
+    public Func<JsonObject, ScriptedReply> Chat { get; set; } = _ => new("ok");
+
+    public string BaseUrl { get; }
+
+    private ScriptedModelServer(WebApplication app, string url)
+    {
+        _app = app;
+        BaseUrl = url;
+    }
+
+    public static async Task<ScriptedModelServer> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        ScriptedModelServer? self = null;
+        app.MapPost("/v1/embeddings", (HttpRequest r) => self!.Embeddings(r.HttpContext));
+        app.MapPost("/openai/deployments/{name}/embeddings", (HttpRequest r) => self!.Embeddings(r.HttpContext));
+        app.MapPost("/v1/chat/completions", (HttpRequest r) => self!.Completions(r.HttpContext));
+        app.MapPost("/openai/deployments/{name}/chat/completions", (HttpRequest r) => self!.Completions(r.HttpContext));
+        await app.StartAsync();
+        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        self = new ScriptedModelServer(app, url);
+        return self;
+    }
+
+    public IEnumerable<JsonObject> RequestsTo(string pathPart) =>
+        Requests.Where(r => r.Path.Contains(pathPart, StringComparison.Ordinal)).Select(r => r.Body);
+
+    private async Task<IResult> Embeddings(HttpContext context)
+    {
+        var body = await Record(context);
+        var inputs = body["input"] is JsonArray array ? array.Select(i => i!.GetValue<string>()).ToList() : [body["input"]!.GetValue<string>()];
+        var base64 = body["encoding_format"]?.GetValue<string>() == "base64";
+        var data = new JsonArray();
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            var vector = Embed(inputs[i]);
+            data.Add(new JsonObject
+            {
+                ["object"] = "embedding",
+                ["index"] = i,
+                ["embedding"] = base64
+                    ? Convert.ToBase64String(MemoryMarshal.AsBytes(vector.AsSpan()))
+                    : new JsonArray([.. vector.Select(v => (JsonNode)v)]),
+            });
+        }
+        return Results.Json(new JsonObject
+        {
+            ["object"] = "list",
+            ["data"] = data,
+            ["model"] = body["model"]?.GetValue<string>() ?? "deployment",
+            ["usage"] = new JsonObject { ["prompt_tokens"] = 1, ["total_tokens"] = 1 },
+        });
+    }
+
+    private async Task<IResult> Completions(HttpContext context)
+    {
+        var body = await Record(context);
+        var reply = Chat(body);
+        if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay, context.RequestAborted);
+        if (reply.Status != 200)
+        {
+            if (reply.RetryAfter is not null) context.Response.Headers.RetryAfter = reply.RetryAfter;
+            return Results.Json(new JsonObject { ["error"] = new JsonObject { ["message"] = "scripted failure", ["type"] = "server_error" } },
+                statusCode: reply.Status);
+        }
+
+        var message = new JsonObject { ["role"] = "assistant", ["content"] = reply.Content };
+        if (reply.ToolCalls is { Count: > 0 } calls)
+        {
+            message["tool_calls"] = new JsonArray([.. calls.Select((c, i) => (JsonNode)new JsonObject
+            {
+                ["id"] = $"call_{Guid.NewGuid():N}"[..16],
+                ["type"] = "function",
+                ["function"] = new JsonObject { ["name"] = c.Name, ["arguments"] = c.ArgumentsJson },
+            })]);
+        }
+        return Results.Json(new JsonObject
+        {
+            ["id"] = "chatcmpl-" + Guid.NewGuid().ToString("N"),
+            ["object"] = "chat.completion",
+            ["created"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+            ["model"] = body["model"]?.GetValue<string>() ?? "deployment",
+            ["choices"] = new JsonArray(new JsonObject
+            {
+                ["index"] = 0,
+                ["message"] = message,
+                ["finish_reason"] = reply.ToolCalls is { Count: > 0 } ? "tool_calls" : "stop",
+            }),
+            ["usage"] = new JsonObject
+            {
+                ["prompt_tokens"] = reply.PromptTokens,
+                ["completion_tokens"] = reply.CompletionTokens,
+                ["total_tokens"] = reply.PromptTokens + reply.CompletionTokens,
+            },
+        });
+    }
+
+    private async Task<JsonObject> Record(HttpContext context)
+    {
+        var body = (JsonObject)(await JsonNode.ParseAsync(context.Request.Body))!;
+        Requests.Enqueue(new(context.Request.Path, body));
+        return body;
+    }
+
+    public static float[] HashedTerms(string text)
+    {
+        var vector = new float[64];
+        foreach (var term in Core.LexicalTerms.ForIndex(text))
+            vector[(int)((uint)StringComparer.Ordinal.GetHashCode(term) % 64)] += 1;
+        return vector;
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}

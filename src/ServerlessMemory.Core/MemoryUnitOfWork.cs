@@ -13,7 +13,7 @@ public sealed record MemoryUpdate(string Target, string Action, string? Label, s
 /// </summary>
 public sealed class MemoryUnitOfWork
 {
-    private const int MaxCommitAttempts = 8;
+    private const int MaxCommitAttempts = 32;
 
     private readonly MemoryEngine _engine;
     private readonly List<CoreEdit> _coreEdits = [];
@@ -208,7 +208,8 @@ public sealed class MemoryUnitOfWork
                 var core = fresh ?? CoreMemory.CreateDefault(_engine.Limits.BlockLimit);
                 foreach (var edit in _coreEdits) core = edit.ApplyTo(core, _engine.Limits);
                 _core = core;
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 5 * attempt)), _engine.Time, cancellationToken);
+                // Real time, not the engine's clock: a backoff is no part of the memory model.
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 2 + Math.Min(attempt, 10) * 5)), cancellationToken);
             }
         }
     }

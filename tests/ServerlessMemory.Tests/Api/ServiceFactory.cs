@@ -15,27 +15,26 @@ namespace ServerlessMemory.Tests.Api;
 public sealed class ServiceFactory : WebApplicationFactory<Program>
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("sm-api-").FullName;
-    private readonly Dictionary<string, string?> _settings;
 
-    public ServiceFactory() : this(null) { }
-
-    public ServiceFactory(Dictionary<string, string?>? settings)
+    public ServiceFactory()
     {
-        _settings = new()
+        Settings = new()
         {
             ["Memory:SqlitePath"] = Path.Combine(_directory, "memory.db"),
             ["Decay:Schedule"] = "0 0 0 1 1 *",
             ["Logging:LogLevel:Default"] = "Warning",
         };
-        foreach (var (key, value) in settings ?? []) _settings[key] = value;
         UseKestrel(0);
     }
+
+    /// <summary>Settings of the service; change them before the first client is made.</summary>
+    public Dictionary<string, string?> Settings { get; }
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 3, 1, 8, 0, 0, TimeSpan.Zero));
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+        foreach (var (key, value) in Settings) builder.UseSetting(key, value);
         builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
     }
 

@@ -1,0 +1,198 @@
+using System.Net;
+using Microsoft.Azure.Cosmos;
+using ServerlessMemory.Core;
+
+namespace ServerlessMemory.Cosmos;
+
+/// <summary>What a planned write does, in the order a change set's writes are batched.</summary>
+internal enum WriteKind
+{
+    /// <summary>Create (no ETag yet) or replace with <c>If-Match</c>: the write that can conflict.</summary>
+    Core,
+    /// <summary>Create or replace with <c>If-Match</c>, like core.</summary>
+    Session,
+    /// <summary>A delete of an archive item (or, when erasing a user, of any document).</summary>
+    Delete,
+    ArchiveCreate,
+    /// <summary>A patch: increment <c>accessCount</c>, set <c>lastAccessedAt</c> and <c>forgetAt</c>.</summary>
+    ArchiveAccess,
+    MessageCreate,
+}
+
+/// <summary>
+/// One document operation of a change set, usable both inside a <see cref="TransactionalBatch"/>
+/// (<see cref="AddTo"/>) and on its own as a point operation (<see cref="ExecuteAsync"/>), with the
+/// same bytes either way.
+/// </summary>
+internal sealed class CosmosWrite
+{
+    /// <summary>Overhead counted per operation on top of its body: id, headers, batch framing.</summary>
+    public const int OperationOverheadBytes = 512;
+
+    private readonly byte[]? _body;
+    private readonly IReadOnlyList<PatchOperation>? _patch;
+
+    private CosmosWrite(WriteKind kind, string documentId, byte[]? body, IReadOnlyList<PatchOperation>? patch, string? ifMatch, int patchBytes = 0)
+    {
+        Kind = kind;
+        DocumentId = documentId;
+        _body = body;
+        _patch = patch;
+        IfMatch = ifMatch;
+        Bytes = OperationOverheadBytes + (body?.Length ?? patchBytes);
+    }
+
+    public WriteKind Kind { get; }
+    public string DocumentId { get; }
+    /// <summary>The ETag a replace requires; null for a create and for everything else.</summary>
+    public string? IfMatch { get; }
+    /// <summary>Estimated size in the batch request, for its 2 MB limit.</summary>
+    public int Bytes { get; }
+    /// <summary>A create (of core or a session when it has no ETag yet), not a replace.</summary>
+    public bool IsCreate => Kind is WriteKind.ArchiveCreate or WriteKind.MessageCreate || (Kind is WriteKind.Core or WriteKind.Session && IfMatch is null);
+    /// <summary>Core and session are written with optimistic concurrency; a failure there is the caller's conflict.</summary>
+    public bool CanConflict => Kind is WriteKind.Core or WriteKind.Session;
+    public IReadOnlyList<PatchOperation>? Patch => _patch;
+
+    public static CosmosWrite Core(string userId, CoreMemory core) =>
+        new(WriteKind.Core, CoreDocument.DocumentId, CosmosJson.Serialize(CoreDocument.From(userId, core)), null, core.ETag);
+
+    public static CosmosWrite Session(string userId, SessionState session) =>
+        new(WriteKind.Session, SessionDocument.DocumentId(session.SessionId), CosmosJson.Serialize(SessionDocument.From(userId, session)), null, session.ETag);
+
+    public static CosmosWrite ArchiveCreate(string userId, ArchiveItem item) =>
+        new(WriteKind.ArchiveCreate, ArchiveDocument.DocumentId(item.Id), CosmosJson.Serialize(ArchiveDocument.From(userId, item)), null, null);
+
+    public static CosmosWrite ArchiveDelete(string itemId) => Delete(ArchiveDocument.DocumentId(itemId));
+
+    public static CosmosWrite Delete(string documentId) => new(WriteKind.Delete, documentId, null, null, null);
+
+    public static CosmosWrite ArchiveAccess(ArchiveAccess access) =>
+        new(WriteKind.ArchiveAccess, ArchiveDocument.DocumentId(access.Id), null,
+        [
+            PatchOperation.Increment("/accessCount", 1),
+            PatchOperation.Set("/lastAccessedAt", CosmosTime.Format(access.At)),
+            PatchOperation.Set("/forgetAt", CosmosTime.Format(access.ForgetAt)),
+        ], null, patchBytes: 256);
+
+    public static CosmosWrite MessageCreate(string userId, ConversationMessage message) =>
+        new(WriteKind.MessageCreate, MessageDocument.DocumentId(message.Id), CosmosJson.Serialize(MessageDocument.From(userId, message)), null, null);
+
+    /// <summary>
+    /// A change set as writes, in batch order: core and session first (the writes that can conflict,
+    /// so that they always land in the first batch), then deletes, creates, access patches and
+    /// messages. Mirrors SQLite: an add whose id is also deleted ends deleted, a second add of an id
+    /// is ignored, and an access to a deleted item is dropped.
+    /// </summary>
+    public static List<CosmosWrite> Plan(string userId, MemoryChangeSet changes)
+    {
+        var writes = new List<CosmosWrite>();
+        if (changes.Core is { } core) writes.Add(Core(userId, core));
+        if (changes.Session is { } session) writes.Add(Session(userId, session));
+
+        var deleted = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var id in changes.ArchiveDeletes)
+            if (deleted.Add(id)) writes.Add(ArchiveDelete(id));
+        var added = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var item in changes.ArchiveAdds)
+            if (!deleted.Contains(item.Id) && added.Add(item.Id)) writes.Add(ArchiveCreate(userId, item));
+        foreach (var access in changes.Accesses)
+            if (!deleted.Contains(access.Id)) writes.Add(ArchiveAccess(access));
+        foreach (var message in changes.Messages) writes.Add(MessageCreate(userId, message));
+        return writes;
+    }
+
+    /// <summary>
+    /// Cuts planned writes into transactional batches within the service's limits (100 operations,
+    /// 2 MB). Writes keep their order, so the conflicting ones are in the first batch, filled up
+    /// with as much of the rest as fits. Only a batch is atomic: see <see cref="CosmosMemoryStore.CommitAsync"/>.
+    /// </summary>
+    public static List<List<CosmosWrite>> Split(IReadOnlyList<CosmosWrite> writes, int maxOperations = CosmosMemoryStore.MaxBatchOperations,
+        int maxBytes = CosmosMemoryStore.MaxBatchBytes)
+    {
+        var batches = new List<List<CosmosWrite>>();
+        var current = new List<CosmosWrite>();
+        var bytes = 0;
+        foreach (var write in writes)
+        {
+            if (current.Count > 0 && (current.Count == maxOperations || bytes + write.Bytes > maxBytes))
+            {
+                batches.Add(current);
+                current = [];
+                bytes = 0;
+            }
+            current.Add(write);
+            bytes += write.Bytes;
+        }
+        if (current.Count > 0) batches.Add(current);
+        return batches;
+    }
+
+    public void AddTo(TransactionalBatch batch)
+    {
+        switch (Kind)
+        {
+            case WriteKind.Delete:
+                batch.DeleteItem(DocumentId, NoContent);
+                break;
+            case WriteKind.ArchiveAccess:
+                batch.PatchItem(DocumentId, _patch!, new TransactionalBatchPatchItemRequestOptions { EnableContentResponseOnWrite = false });
+                break;
+            default:
+                if (IsCreate) batch.CreateItemStream(new MemoryStream(_body!, writable: false), NoContent);
+                else batch.ReplaceItemStream(DocumentId, new MemoryStream(_body!, writable: false),
+                    new TransactionalBatchItemRequestOptions { IfMatchEtag = IfMatch, EnableContentResponseOnWrite = false });
+                break;
+        }
+    }
+
+    /// <summary>The same operation on its own, outside any batch.</summary>
+    public async Task<WriteResult> ExecuteAsync(Container container, PartitionKey partitionKey, CancellationToken cancellationToken)
+    {
+        var options = new ItemRequestOptions { EnableContentResponseOnWrite = false };
+        using var response = Kind switch
+        {
+            WriteKind.Delete => await container.DeleteItemStreamAsync(DocumentId, partitionKey, options, cancellationToken),
+            WriteKind.ArchiveAccess => await container.PatchItemStreamAsync(DocumentId, partitionKey, _patch!,
+                new PatchItemRequestOptions { EnableContentResponseOnWrite = false }, cancellationToken),
+            _ when IsCreate => await container.CreateItemStreamAsync(new MemoryStream(_body!, writable: false), partitionKey, options, cancellationToken),
+            _ => await container.ReplaceItemStreamAsync(new MemoryStream(_body!, writable: false), DocumentId, partitionKey,
+                new ItemRequestOptions { IfMatchEtag = IfMatch, EnableContentResponseOnWrite = false }, cancellationToken),
+        };
+        return new(response.StatusCode, response.Headers.ETag, response.Headers.RequestCharge, response.ErrorMessage);
+    }
+
+    /// <summary>
+    /// What a failed write means. A conflict on core or session is the caller's conflict. A create of
+    /// something that exists (the same memory added concurrently, a message written twice), and a
+    /// delete or patch of something gone (forgotten by the sweep meanwhile) are what SQLite does
+    /// silently: the write is dropped and the rest goes ahead.
+    /// </summary>
+    public WriteFailure Classify(HttpStatusCode status) => status switch
+    {
+        HttpStatusCode.Conflict or HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound when CanConflict => WriteFailure.Conflict,
+        HttpStatusCode.Conflict when IsCreate => WriteFailure.Skip,
+        HttpStatusCode.NotFound when Kind is WriteKind.Delete or WriteKind.ArchiveAccess => WriteFailure.Skip,
+        _ => WriteFailure.Error,
+    };
+
+    public string ConflictMessage => Kind == WriteKind.Core
+        ? IfMatch is null ? "Core memory was created by another request." : "Core memory has changed since it was read."
+        : $"Session '{DocumentIds.Unescape(DocumentId[SessionDocument.Prefix.Length..])}' was changed by another request.";
+
+    public override string ToString() => $"{Kind} {DocumentId}";
+
+    private static readonly TransactionalBatchItemRequestOptions NoContent = new() { EnableContentResponseOnWrite = false };
+}
+
+internal enum WriteFailure
+{
+    Conflict,
+    Skip,
+    Error,
+}
+
+internal sealed record WriteResult(HttpStatusCode StatusCode, string? ETag, double RequestCharge, string? ErrorMessage)
+{
+    public bool IsSuccess => (int)StatusCode is >= 200 and < 300;
+}

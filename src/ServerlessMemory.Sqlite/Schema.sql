@@ -25,8 +25,9 @@ CREATE INDEX IF NOT EXISTS archive_by_age ON archive (user_id, created_at DESC, 
 -- The decay sweep reads only what is due: an index range, never a scan.
 CREATE INDEX IF NOT EXISTS archive_by_forget_at ON archive (forget_at) WHERE forget_at IS NOT NULL;
 
--- Terms from LexicalTerms (words, and CJK unigrams and bigrams), so unicode61 sees them as tokens.
-CREATE VIRTUAL TABLE IF NOT EXISTS archive_terms USING fts5 (owner, terms, tokenize = 'unicode61 remove_diacritics 0');
+-- Terms from LexicalTerms (words, and CJK unigrams and bigrams), each prefixed with a hash of its
+-- owner, so that a query reads only the posting lists of one user's terms.
+CREATE VIRTUAL TABLE IF NOT EXISTS archive_terms USING fts5 (terms, tokenize = 'unicode61 remove_diacritics 0', detail = 'none');
 
 CREATE TABLE IF NOT EXISTS message (
     seq        INTEGER PRIMARY KEY,
@@ -40,7 +41,7 @@ CREATE TABLE IF NOT EXISTS message (
 );
 CREATE INDEX IF NOT EXISTS message_by_session ON message (user_id, session_id, seq DESC);
 CREATE INDEX IF NOT EXISTS message_by_user ON message (user_id, seq DESC);
-CREATE VIRTUAL TABLE IF NOT EXISTS message_terms USING fts5 (owner, terms, tokenize = 'unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE IF NOT EXISTS message_terms USING fts5 (terms, tokenize = 'unicode61 remove_diacritics 0', detail = 'none');
 
 CREATE TABLE IF NOT EXISTS session (
     user_id            TEXT NOT NULL,

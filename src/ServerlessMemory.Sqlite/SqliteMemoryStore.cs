@@ -67,8 +67,8 @@ public sealed class SqliteMemoryStore : IMemoryStore
                     ("$count", item.AccessCount), ("$metadata", JsonSerializer.Serialize(item.Metadata, Json)),
                     ("$embedding", item.Embedding is { } e ? VectorIndex.ToBlob(e) : null), ("$forget", Ms(item.ForgetAt)));
                 if (await insert.ExecuteScalarAsync(cancellationToken) is not long seq) continue; // the same memory is there already
-                await ExecuteAsync(connection, "INSERT INTO archive_terms (rowid, owner, terms) VALUES ($seq, $owner, $terms)", cancellationToken,
-                    ("$seq", seq), ("$owner", owner), ("$terms", string.Join(' ', LexicalTerms.ForIndex(item.Content))));
+                await ExecuteAsync(connection, "INSERT INTO archive_terms (rowid, terms) VALUES ($seq, $terms)", cancellationToken,
+                    ("$seq", seq), ("$terms", Indexed(owner, item.Content)));
                 added.Add((seq, item));
             }
 
@@ -96,8 +96,8 @@ public sealed class SqliteMemoryStore : IMemoryStore
                     """,
                     ("$u", userId), ("$id", m.Id), ("$s", m.SessionId), ("$t", m.TurnId), ("$r", m.Role), ("$c", m.Content), ("$at", Ms(m.CreatedAt)));
                 var seq = (long)(await insert.ExecuteScalarAsync(cancellationToken))!;
-                await ExecuteAsync(connection, "INSERT INTO message_terms (rowid, owner, terms) VALUES ($seq, $owner, $terms)", cancellationToken,
-                    ("$seq", seq), ("$owner", owner), ("$terms", string.Join(' ', LexicalTerms.ForIndex(m.Content))));
+                await ExecuteAsync(connection, "INSERT INTO message_terms (rowid, terms) VALUES ($seq, $terms)", cancellationToken,
+                    ("$seq", seq), ("$terms", Indexed(owner, m.Content)));
             }
 
             if (changes.Session is { } session)
@@ -178,10 +178,8 @@ public sealed class SqliteMemoryStore : IMemoryStore
         if (terms.Count > 0)
         {
             await using var command = Command(connection, """
-                SELECT a.seq FROM archive_terms JOIN archive a ON a.seq = archive_terms.rowid
-                WHERE archive_terms MATCH $match AND a.user_id = $u
-                ORDER BY archive_terms.rank LIMIT $limit
-                """, ("$match", Match(userId, terms)), ("$u", userId), ("$limit", limit));
+                SELECT rowid FROM archive_terms WHERE archive_terms MATCH $match ORDER BY rank LIMIT $limit
+                """, ("$match", Match(userId, terms)), ("$limit", limit));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken)) seqs.Add(reader.GetInt64(0));
         }
@@ -356,13 +354,20 @@ public sealed class SqliteMemoryStore : IMemoryStore
         return messages;
     }
 
-    /// <summary>An FTS5 query: the user's own rows, holding any of the terms.</summary>
-    private static string Match(string userId, IReadOnlyList<string> terms) =>
-        $"owner : {Owner(userId)} AND terms : ({string.Join(" OR ", terms.Select(t => "\"" + t.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""))})";
+    /// <summary>The FTS5 text of some content: its terms, each prefixed with the owner's hash.</summary>
+    private static string Indexed(string owner, string content) =>
+        string.Join(' ', LexicalTerms.ForIndex(content).Select(t => owner + t));
 
-    /// <summary>A token standing for the user in the FTS tables; rows are checked against user_id too.</summary>
+    /// <summary>An FTS5 query for the user's own rows holding any of the terms; rows are checked against user_id too.</summary>
+    private static string Match(string userId, IReadOnlyList<string> terms)
+    {
+        var owner = Owner(userId);
+        return string.Join(" OR ", terms.Select(t => "\"" + owner + t.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""));
+    }
+
+    /// <summary>A short hash of the user id, in characters unicode61 keeps inside a token.</summary>
     private static string Owner(string userId) =>
-        "u" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(userId)).AsSpan(0, 12));
+        "u" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(userId)).AsSpan(0, 6));
 
     private static string Token(long created, long seq) =>
         Convert.ToBase64String(Encoding.UTF8.GetBytes($"{created}:{seq}"));

@@ -43,17 +43,26 @@ internal sealed class VectorIndex(int dimensions)
     /// <summary>The keys of the <paramref name="k"/> rows most similar to the query, with their similarity.</summary>
     public List<(long Key, double Similarity)> Nearest(ReadOnlySpan<float> normalisedQuery, int k)
     {
-        var top = new PriorityQueue<long, float>(k + 1);
-        for (var i = 0; i < Count; i++)
+        // Past a few megabytes of vectors the scan is memory-bound: split it across the cores.
+        var parts = (long)Count * Dimensions < 4_000_000 ? 1 : Math.Min(Environment.ProcessorCount, 4);
+        var query = normalisedQuery.ToArray();
+        var tops = new PriorityQueue<long, float>[parts];
+        Parallel.For(0, parts, part =>
         {
-            var similarity = TensorPrimitives.Dot(normalisedQuery, _vectors.AsSpan(i * Dimensions, Dimensions));
-            if (top.Count < k) top.Enqueue(_keys[i], similarity);
-            else if (top.TryPeek(out _, out var least) && similarity > least) top.EnqueueDequeue(_keys[i], similarity);
-        }
-        var result = new List<(long, double)>(top.Count);
-        while (top.TryDequeue(out var key, out var similarity)) result.Add((key, similarity));
-        result.Reverse();
-        return result;
+            var top = new PriorityQueue<long, float>(k + 1);
+            var (from, to) = ((int)((long)Count * part / parts), (int)((long)Count * (part + 1) / parts));
+            for (var i = from; i < to; i++)
+            {
+                var similarity = TensorPrimitives.Dot(query, _vectors.AsSpan(i * Dimensions, Dimensions));
+                if (top.Count < k) top.Enqueue(_keys[i], similarity);
+                else if (top.TryPeek(out _, out var least) && similarity > least) top.EnqueueDequeue(_keys[i], similarity);
+            }
+            tops[part] = top;
+        });
+        var result = new List<(long Key, double Similarity)>(k * parts);
+        foreach (var top in tops)
+            while (top.TryDequeue(out var key, out var similarity)) result.Add((key, similarity));
+        return [.. result.OrderByDescending(r => r.Similarity).Take(k)];
     }
 
     public static float[] Normalise(ReadOnlySpan<float> vector)

@@ -196,6 +196,10 @@ public static partial class MemoryApi
         {
             if (userId is not null && !UserIdPattern().IsMatch(userId))
                 throw new MemoryValidationException("userId", "A user id is 1 to 128 characters of A-Z a-z 0-9 - _ . @ :");
+            if (userId is not null && services.GetRequiredService<IOptions<AuthOptions>>().Value.RequireUserPrincipal
+                && request.Headers["X-MS-CLIENT-PRINCIPAL-ID"].ToString() != userId)
+                return TypedResults.Problem(statusCode: 403, title: "This user's memory belongs to another caller.",
+                    detail: "With Auth:RequireUserPrincipal on, {userId} must be the authenticated principal's id.");
             return await handle(services, services.GetRequiredService<MemoryEngine>());
         }
         catch (MemoryValidationException e)

@@ -32,5 +32,12 @@ public sealed class AuthOptions
     public string? ApiKey { get; set; }
     public string? AdminKey { get; set; }
 
+    /// <summary>
+    /// Requires <c>{userId}</c> to be the caller's own principal as App Service authentication
+    /// (Easy Auth) reports it in <c>X-MS-CLIENT-PRINCIPAL-ID</c>; else 403. Off by default, and then
+    /// the header is never read, because without the platform in front anyone can send it.
+    /// </summary>
+    public bool RequireUserPrincipal { get; set; }
+
     public bool HasKeys => !string.IsNullOrEmpty(ApiKey) || !string.IsNullOrEmpty(AdminKey);
 }

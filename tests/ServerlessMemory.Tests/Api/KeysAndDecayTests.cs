@@ -166,3 +166,34 @@ public sealed class ScheduledSweepTests : IDisposable
 
     public void Dispose() => _service.Dispose();
 }
+
+public sealed class PrincipalBindingTests
+{
+    [Fact]
+    public async Task With_principal_binding_a_caller_reaches_only_their_own_memory()
+    {
+        using var service = new ServiceFactory();
+        service.Settings["Auth:RequireUserPrincipal"] = "true";
+        var http = service.Client();
+
+        var own = new HttpRequestMessage(HttpMethod.Get, "/api/users/alice/memory/core");
+        own.Headers.Add("X-MS-CLIENT-PRINCIPAL-ID", "alice");
+        var other = new HttpRequestMessage(HttpMethod.Get, "/api/users/bob/memory/core");
+        other.Headers.Add("X-MS-CLIENT-PRINCIPAL-ID", "alice");
+
+        await Ok(await http.SendAsync(own));
+        await Problem(await http.SendAsync(other), 403);
+        await Problem(await http.GetAsync("/api/users/alice/memory/core"), 403);
+        await Ok(await http.GetAsync("/api/health"));
+    }
+
+    [Fact]
+    public async Task Without_principal_binding_the_header_is_ignored()
+    {
+        using var service = new ServiceFactory();
+        var request = new HttpRequestMessage(HttpMethod.Get, "/api/users/bob/memory/core");
+        request.Headers.Add("X-MS-CLIENT-PRINCIPAL-ID", "alice");
+
+        await Ok(await service.Client().SendAsync(request));
+    }
+}

@@ -51,12 +51,24 @@ public static partial class MemoryApi
         });
 
     public static Task<IResult> Chat(HttpRequest request, string userId, CancellationToken cancellationToken) =>
-        Run(request, userId, (_, _) =>
+        Run(request, userId, async (services, engine) =>
         {
-            request.HttpContext.Response.Headers.RetryAfter = "60";
-            return Task.FromResult<IResult>(TypedResults.Problem(
-                statusCode: 503, title: "Chat is not available",
-                detail: "Chat turns are not served by this version yet; memory routes work."));
+            var agent = services.GetRequiredService<ChatAgent>();
+            if (!agent.IsConfigured) throw new ModelUnavailableException("No chat model is configured: set Model__Provider.", TimeSpan.FromMinutes(5));
+            var body = await RequestBody.ReadObjectAsync(request, engine.Limits.RequestBodyBytes, cancellationToken, "message", "sessionId");
+            var message = body.String("message", required: true)!;
+            var sessionId = body.String("sessionId") ?? "default";
+            CheckSession(sessionId);
+            var turn = await agent.RunAsync(userId, sessionId, message, cancellationToken);
+            return TypedResults.Ok(new
+            {
+                turnId = turn.TurnId,
+                reply = turn.Reply,
+                toolCalls = turn.ToolCalls.Select(c => new { name = c.Name, arguments = c.Arguments, result = c.Result }),
+                memoryUpdates = turn.MemoryUpdates.Select(u => new { target = u.Target, action = u.Action, label = u.Label, id = u.Id, content = u.Content }),
+                recalled = turn.Recalled,
+                usage = new { modelCalls = turn.Usage.ModelCalls, promptTokens = turn.Usage.PromptTokens, completionTokens = turn.Usage.CompletionTokens },
+            });
         });
 
     public static Task<IResult> GetCoreMemory(HttpRequest request, string userId, CancellationToken cancellationToken) =>
@@ -214,6 +226,11 @@ public static partial class MemoryApi
         catch (MemoryConflictException e)
         {
             return TypedResults.Problem(statusCode: 412, title: "The memory has changed.", detail: e.Message + " Read it again and retry.");
+        }
+        catch (ModelUnavailableException e)
+        {
+            request.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, e.RetryAfter.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return TypedResults.Problem(statusCode: 503, title: "The model is unavailable.", detail: e.Message + " Nothing was changed.");
         }
         catch (RequestBody.TooLargeException e)
         {

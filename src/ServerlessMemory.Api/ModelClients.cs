@@ -4,20 +4,22 @@ using Azure.AI.OpenAI;
 using Azure.Identity;
 using Microsoft.Extensions.AI;
 using OpenAI;
+using ServerlessMemory.Core;
 
 namespace ServerlessMemory.Api;
 
 /// <summary>Microsoft.Extensions.AI clients over Azure OpenAI or any OpenAI-compatible endpoint, chosen by settings.</summary>
 internal static class ModelClients
 {
-    public static OpenAIClient CreateClient(ModelOptions options)
+    /// <param name="retries">Retries inside the client; chat clients get none here, as they retry in <see cref="ModelRetryChatClient"/>.</param>
+    public static OpenAIClient CreateClient(ModelOptions options, int? retries = null)
     {
         if (string.IsNullOrWhiteSpace(options.Endpoint) && options.IsAzure)
             throw new InvalidOperationException("Model:Endpoint must be set when Model:Provider is AzureOpenAI.");
 
         if (options.IsAzure)
         {
-            var azure = new AzureOpenAIClientOptions { NetworkTimeout = options.Timeout, RetryPolicy = new ClientRetryPolicy(options.MaxRetries) };
+            var azure = new AzureOpenAIClientOptions { NetworkTimeout = options.Timeout, RetryPolicy = new ClientRetryPolicy(retries ?? options.MaxRetries) };
             var endpoint = new Uri(options.Endpoint!);
             return string.IsNullOrEmpty(options.ApiKey)
                 ? new AzureOpenAIClient(endpoint, new DefaultAzureCredential(), azure)
@@ -26,10 +28,28 @@ internal static class ModelClients
 
         if (!string.Equals(options.Provider, "OpenAI", StringComparison.OrdinalIgnoreCase))
             throw new InvalidOperationException($"Model:Provider '{options.Provider}' is not one of AzureOpenAI, OpenAI, None.");
-        var openAi = new OpenAIClientOptions { NetworkTimeout = options.Timeout, RetryPolicy = new ClientRetryPolicy(options.MaxRetries) };
+        var openAi = new OpenAIClientOptions { NetworkTimeout = options.Timeout, RetryPolicy = new ClientRetryPolicy(retries ?? options.MaxRetries) };
         if (!string.IsNullOrWhiteSpace(options.Endpoint)) openAi.Endpoint = new Uri(options.Endpoint);
         // Local OpenAI-compatible servers (Ollama, vLLM) take any key.
         return new OpenAIClient(new ApiKeyCredential(string.IsNullOrEmpty(options.ApiKey) ? "unused" : options.ApiKey), openAi);
+    }
+
+    public static ChatModels CreateChatModels(OpenAIClient client, ModelOptions options, ChatTurnOptions turn)
+    {
+        IChatClient Pipeline(string model, bool tools)
+        {
+            var builder = new ChatClientBuilder(client.GetChatClient(model).AsIChatClient());
+            if (tools)
+            {
+                builder.UseFunctionInvocation(configure: f =>
+                {
+                    f.MaximumIterationsPerRequest = turn.MaxToolSteps;
+                    f.IncludeDetailedErrors = false;
+                });
+            }
+            return builder.Use(inner => new ModelRetryChatClient(inner, options.MaxRetries, options.MaxRetryDelay, TimeProvider.System)).Build();
+        }
+        return new ChatModels(Pipeline(options.ChatModel, tools: true), Pipeline(options.ExtractionModel, tools: false), options.ChatModel, options.ExtractionModel);
     }
 
     public static IEmbeddingGenerator<string, Embedding<float>>? CreateEmbeddings(OpenAIClient? client, ModelOptions options) =>

@@ -26,6 +26,7 @@ public static class ServerlessMemoryExtensions
             .Validate(o => DecaySchedule.TryParse(o.Schedule) is not null, "Decay:Schedule must be an NCRONTAB expression with seconds.")
             .ValidateOnStart();
         services.AddOptions<ModelOptions>().BindConfiguration("Model");
+        services.AddOptions<ChatTurnOptions>().BindConfiguration("Chat");
         services.AddOptions<AuthOptions>().BindConfiguration("Auth");
 
         services.AddSingleton(TimeProvider.System);
@@ -39,7 +40,15 @@ public static class ServerlessMemoryExtensions
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<ModelOptions>>().Value;
-            return new ModelConnection(options.IsConfigured ? ModelClients.CreateClient(options) : null);
+            return new ModelConnection(options.IsConfigured ? ModelClients.CreateClient(options) : null,
+                options.IsConfigured ? ModelClients.CreateClient(options, retries: 0) : null);
+        });
+        services.AddSingleton(sp =>
+        {
+            var connection = sp.GetRequiredService<ModelConnection>();
+            var models = connection.ChatClient is null ? null : ModelClients.CreateChatModels(connection.ChatClient,
+                sp.GetRequiredService<IOptions<ModelOptions>>().Value, sp.GetRequiredService<IOptions<ChatTurnOptions>>().Value);
+            return ActivatorUtilities.CreateInstance<ChatAgent>(sp, models is null ? [] : [models]);
         });
         services.AddSingleton(sp =>
         {
@@ -91,4 +100,5 @@ public static class ServerlessMemoryExtensions
 }
 
 /// <summary>The model client, or none when <c>Model:Provider</c> is <c>None</c>.</summary>
-public sealed record ModelConnection(OpenAI.OpenAIClient? Client);
+/// <summary>The model clients, or none when <c>Model:Provider</c> is <c>None</c>; chat retries in its own pipeline.</summary>
+public sealed record ModelConnection(OpenAI.OpenAIClient? Client, OpenAI.OpenAIClient? ChatClient);

@@ -21,6 +21,8 @@ public sealed class ModelOptions
     public int EmbeddingDimensions { get; set; } = 1536;
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
     public int MaxRetries { get; set; } = 3;
+    /// <summary>A longer Retry-After than this is not waited for: the caller gets a 503 with it.</summary>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(20);
 
     public bool IsConfigured => !string.Equals(Provider, "None", StringComparison.OrdinalIgnoreCase);
     public bool IsAzure => string.Equals(Provider, "AzureOpenAI", StringComparison.OrdinalIgnoreCase);

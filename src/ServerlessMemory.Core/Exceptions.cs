@@ -7,7 +7,17 @@ public sealed class MemoryValidationException(string field, string message) : Ex
 }
 
 /// <summary>Another writer changed the document first (an ETag mismatch); the hosts answer 412.</summary>
-public sealed class MemoryConflictException(string message) : Exception(message);
+public sealed class MemoryConflictException(string message, string document = "core") : Exception(message)
+{
+    /// <summary><c>core</c> or <c>session</c>: which document another writer changed.</summary>
+    public string Document { get; } = document;
+}
+
+/// <summary>The model is not configured, or stayed unavailable after retries; the hosts answer 503.</summary>
+public sealed class ModelUnavailableException(string message, TimeSpan? retryAfter = null, Exception? inner = null) : Exception(message, inner)
+{
+    public TimeSpan RetryAfter { get; } = retryAfter ?? TimeSpan.FromSeconds(30);
+}
 
 /// <summary>A named thing that is not there; the hosts answer 404.</summary>
 public sealed class MemoryNotFoundException(string message) : Exception(message);

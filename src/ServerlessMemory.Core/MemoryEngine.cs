@@ -96,7 +96,14 @@ public sealed class MemoryEngine(
     internal async Task<ReadOnlyMemory<float>?> EmbedAsync(string text, CancellationToken cancellationToken)
     {
         if (Embedder is null) return null;
-        var embedding = await Embedder.GenerateAsync(text, cancellationToken: cancellationToken);
-        return embedding.Vector;
+        try
+        {
+            var embedding = await Embedder.GenerateAsync(text, cancellationToken: cancellationToken);
+            return embedding.Vector;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw new ModelUnavailableException("The embedding model is unavailable; try again later.", null, e);
+        }
     }
 }

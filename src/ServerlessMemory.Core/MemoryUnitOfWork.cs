@@ -199,7 +199,12 @@ public sealed class MemoryUnitOfWork
                 _session = null;
                 return;
             }
-            catch (MemoryConflictException) when (!_etagRequired && changes.Core is not null && attempt < MaxCommitAttempts)
+            catch (MemoryConflictException e) when (e.Document == "session" && _session is not null)
+            {
+                // A concurrent turn of the same session folded the summary first; the next turn folds again.
+                _session = null;
+            }
+            catch (MemoryConflictException e) when (e.Document == "core" && !_etagRequired && changes.Core is not null && attempt < MaxCommitAttempts)
             {
                 _engine.Logger.LogDebug("Core memory of {UserId} changed meanwhile; applying {Edits} edits again (attempt {Attempt})",
                     UserId, _coreEdits.Count, attempt);

@@ -51,3 +51,21 @@ public sealed class SearchOptions
     /// <summary>Candidates taken from each index before the decay-aware ranking.</summary>
     public int Candidates { get; set; } = 50;
 }
+
+/// <summary>How a chat turn is run (section <c>Chat</c>).</summary>
+public sealed class ChatTurnOptions
+{
+    /// <summary>The prompt's budget in tokens (o200k): instructions, core, recalled memories, summary, window, message.</summary>
+    public int PromptTokens { get; set; } = 6_000;
+    /// <summary>The most recent messages of the session kept in the prompt, if they fit (the seed keeps 20).</summary>
+    public int WindowMessages { get; set; } = 20;
+    /// <summary>Archive memories recalled into the prompt each turn.</summary>
+    public int RecallTop { get; set; } = 5;
+    /// <summary>Model requests per turn, tool rounds included.</summary>
+    public int MaxToolSteps { get; set; } = 6;
+    /// <summary>The running summary of what left the window is kept to this many tokens.</summary>
+    public int SummaryTokens { get; set; } = 400;
+    public TimeSpan TurnTimeout { get; set; } = TimeSpan.FromSeconds(120);
+    /// <summary>Runs extraction before the main call, as the seed does: only to measure the difference.</summary>
+    public bool SequentialExtraction { get; set; }
+}

@@ -107,7 +107,7 @@ public sealed class SqliteMemoryStore : IMemoryStore
                     : "UPDATE session SET summary = $summary, summarized_through = $through, version = version + 1 WHERE user_id = $u AND session_id = $s AND version = $v",
                     cancellationToken, ("$u", userId), ("$s", session.SessionId), ("$summary", session.Summary),
                     ("$through", Ms(session.SummarizedThrough)), ("$v", session.ETag));
-                if (written == 0) throw new MemoryConflictException($"Session '{session.SessionId}' was changed by another request.");
+                if (written == 0) throw new MemoryConflictException($"Session '{session.SessionId}' was changed by another request.", "session");
             }
 
             await tx.CommitAsync(cancellationToken);

@@ -1,0 +1,58 @@
+using System.ClientModel;
+using System.Globalization;
+using Microsoft.Extensions.AI;
+using ServerlessMemory.Core;
+
+namespace ServerlessMemory.Api;
+
+/// <summary>
+/// Retries a model request that failed for a passing reason (429, 5xx, a timeout), waiting what the
+/// service's <c>Retry-After</c> asks when it asks for a bounded wait; otherwise, and when retries
+/// run out, throws <see cref="ModelUnavailableException"/>, which the API answers with a 503.
+/// Waits in real time: a backoff is no part of the memory model's clock.
+/// </summary>
+internal sealed class ModelRetryChatClient(IChatClient inner, int maxRetries, TimeSpan maxDelay, TimeProvider time) : DelegatingChatClient(inner)
+{
+    public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var list = messages as IList<ChatMessage> ?? [.. messages];
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await base.GetResponseAsync(list, options, cancellationToken);
+            }
+            catch (Exception e) when (Transient(e, cancellationToken) is { } failure)
+            {
+                var wait = failure.RetryAfter ?? TimeSpan.FromMilliseconds(250 * Math.Pow(2, attempt) + Random.Shared.Next(100));
+                if (attempt >= maxRetries || wait > maxDelay)
+                    throw new ModelUnavailableException("The model is unavailable; try again later.", failure.RetryAfter, e);
+                await Task.Delay(wait, time, cancellationToken);
+            }
+        }
+    }
+
+    private sealed record Failure(TimeSpan? RetryAfter);
+
+    private static Failure? Transient(Exception e, CancellationToken cancellationToken) => e switch
+    {
+        ClientResultException { Status: 429 or 408 or >= 500 } c => new(RetryAfter(c)),
+        ClientResultException { Status: 0 } => new(null), // no response at all
+        HttpRequestException => new(null),
+        OperationCanceledException when !cancellationToken.IsCancellationRequested => new(null), // the client's own timeout
+        _ => null,
+    };
+
+    private static TimeSpan? RetryAfter(ClientResultException e)
+    {
+        var headers = e.GetRawResponse()?.Headers;
+        if (headers is null) return null;
+        if (headers.TryGetValue("retry-after-ms", out var ms) && double.TryParse(ms, CultureInfo.InvariantCulture, out var millis))
+            return TimeSpan.FromMilliseconds(millis);
+        if (!headers.TryGetValue("Retry-After", out var value) || value is null) return null;
+        if (double.TryParse(value, CultureInfo.InvariantCulture, out var seconds)) return TimeSpan.FromSeconds(seconds);
+        return DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
+            ? at - DateTimeOffset.UtcNow
+            : null;
+    }
+}

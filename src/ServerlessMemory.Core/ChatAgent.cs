@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ServerlessMemory.Core;
+
+/// <summary>The models a turn uses: the main model with tool calling, and the small one for extraction and summaries.</summary>
+public sealed record ChatModels(IChatClient Chat, IChatClient Extraction, string ChatModel, string ExtractionModel);
+
+public sealed record ToolCallRecord(string Name, IDictionary<string, object?>? Arguments, object? Result);
+
+public sealed record TurnUsage(int ModelCalls, long PromptTokens, long CompletionTokens);
+
+public sealed record ChatTurnResult(
+    string TurnId, string Reply, IReadOnlyList<ToolCallRecord> ToolCalls, IReadOnlyList<MemoryUpdate> MemoryUpdates,
+    IReadOnlyList<string> Recalled, TurnUsage Usage);
+
+/// <summary>
+/// A chat turn, the seed's <c>LayeredMemoryAgent.chat</c> done right: memory is loaded in parallel,
+/// extraction runs beside the main call instead of before it, every tool result goes back to the
+/// model, and the turn's writes commit together at the end, or not at all.
+/// </summary>
+public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOptions> options, ILogger<ChatAgent> logger, ChatModels? models = null)
+{
+    private readonly ChatTurnOptions _options = options.Value;
+
+    public bool IsConfigured => models is not null;
+
+    public async Task<ChatTurnResult> RunAsync(string userId, string sessionId, string message, CancellationToken cancellationToken = default)
+    {
+        if (models is null) throw new ModelUnavailableException("No chat model is configured: set Model__Provider.", TimeSpan.FromMinutes(5));
+        if (string.IsNullOrWhiteSpace(message)) throw new MemoryValidationException("message", "'message' must not be empty.");
+        if (message.Length > engine.Limits.MessageChars)
+            throw new MemoryValidationException("message", $"'message' has {message.Length} characters; at most {engine.Limits.MessageChars} are allowed.");
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.TurnTimeout);
+        var ct = timeout.Token;
+        var clock = Stopwatch.StartNew();
+        var turnId = Guid.CreateVersion7().ToString("N");
+        var work = engine.Begin(userId, sessionId);
+
+        // 1. Memory, all at once: core, the session's recent history and summary, recalled archive items.
+        var coreTask = engine.Store.GetCoreAsync(userId, ct);
+        var historyTask = engine.Store.ListMessagesAsync(userId, sessionId, _options.WindowMessages * 2, null, ct);
+        var sessionTask = engine.Store.GetSessionAsync(userId, sessionId, ct);
+        var recallTask = work.SearchArchiveAsync(message, _options.RecallTop, ct);
+        await Task.WhenAll(coreTask, historyTask, sessionTask, recallTask);
+        var (core, history, session, recalled) = (coreTask.Result, historyTask.Result.Items, sessionTask.Result, recallTask.Result);
+        work.UseCore(core);
+        var coreView = await work.GetCoreAsync(ct);
+
+        // 2. The prompt, inside its budget.
+        var system = Prompt.System(coreView, recalled, session?.Summary);
+        var left = _options.PromptTokens - Prompt.CountTokens(system) - Prompt.CountTokens(message) - 8;
+        var window = Prompt.Window(history, _options.WindowMessages, Math.Max(0, left));
+        var leaving = history.Skip(window.Count)
+            .Where(m => session?.SummarizedThrough is not { } through || m.CreatedAt > through)
+            .Reverse().ToList();
+
+        // 3. Extraction beside the main call (the seed waits for it first); a summary fold beside both.
+        var extraction = ExtractAsync(coreView, message, ct);
+        if (_options.SequentialExtraction) await extraction.ContinueWith(_ => { }, TaskScheduler.Default);
+        var fold = leaving.Count > 0 ? FoldAsync(session, leaving, ct) : Task.FromResult<(SessionState?, UsageDetails?)>((null, null));
+        var main = MainAsync(Prompt.Messages(system, window, message), work, ct);
+
+        ChatResponse response;
+        try
+        {
+            response = await main;
+        }
+        finally
+        {
+            await Task.WhenAll(extraction, fold).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+
+        // The unit of work is single-threaded: extraction's proposals apply after the tool loop.
+        var (extracted, extractionUsage) = await extraction;
+        if (extracted is not null)
+        {
+            var dropped = await MemoryExtraction.ApplyAsync(work, extracted, ct);
+            if (dropped > 0) LogDropped(logger, dropped, userId);
+        }
+        var (folded, foldUsage) = await fold;
+        if (folded is not null) work.SetSession(folded);
+
+        var reply = response.Text;
+        work.AddMessage("user", message, turnId);
+        work.AddMessage("assistant", reply, turnId);
+        var updates = work.Updates.ToList();
+        await work.CommitAsync(ct);
+
+        var calls = ToolCalls(response);
+        var usage = new TurnUsage(
+            response.Messages.Count(m => m.Role == ChatRole.Assistant) + (extractionUsage is null ? 0 : 1) + (foldUsage is null ? 0 : 1),
+            (response.Usage?.InputTokenCount ?? 0) + (extractionUsage?.InputTokenCount ?? 0) + (foldUsage?.InputTokenCount ?? 0),
+            (response.Usage?.OutputTokenCount ?? 0) + (extractionUsage?.OutputTokenCount ?? 0) + (foldUsage?.OutputTokenCount ?? 0));
+        LogTurn(logger, userId, sessionId, turnId, calls.Count, updates.Count, usage.ModelCalls, usage.PromptTokens, clock.ElapsedMilliseconds);
+        return new(turnId, reply, calls, updates, [.. recalled.Select(r => r.Item.Id)], usage);
+    }
+
+    private async Task<ChatResponse> MainAsync(List<ChatMessage> messages, MemoryUnitOfWork work, CancellationToken ct)
+    {
+        var chatOptions = new ChatOptions { ModelId = models!.ChatModel, Tools = MemoryTools.AsAITools(work), ToolMode = ChatToolMode.Auto };
+        var response = await models.Chat.GetResponseAsync(messages, chatOptions, ct);
+        if (!string.IsNullOrWhiteSpace(response.Text)) return response;
+
+        // The step limit ended the loop on a tool call: ask once more for an answer, without tools.
+        var final = await models.Chat.GetResponseAsync([.. messages, .. response.Messages], new ChatOptions { ModelId = models.ChatModel }, ct);
+        var usage = response.Usage ?? new UsageDetails();
+        if (final.Usage is not null) usage.Add(final.Usage);
+        return new ChatResponse([.. response.Messages, .. final.Messages]) { Usage = usage };
+    }
+
+    private async Task<(string? Json, UsageDetails? Usage)> ExtractAsync(CoreMemory core, string message, CancellationToken ct)
+    {
+        try
+        {
+            var response = await models!.Extraction.GetResponseAsync(MemoryExtraction.Request(core, message), MemoryExtraction.Options(models.ExtractionModel), ct);
+            return (response.Text, response.Usage ?? new UsageDetails());
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            // Extraction is a helper: the turn answers without it rather than fail.
+            LogExtractionFailed(logger, e);
+            return (null, null);
+        }
+    }
+
+    private async Task<(SessionState?, UsageDetails?)> FoldAsync(SessionState? session, List<ConversationMessage> leaving, CancellationToken ct)
+    {
+        try
+        {
+            var transcript = string.Join('\n', leaving.Select(m => $"{m.Role}: {m.Content}"));
+            var response = await models!.Extraction.GetResponseAsync(
+            [
+                new(ChatRole.System, "Fold these messages into the running summary of a conversation. Keep names, facts, decisions and open questions; drop small talk. Answer with the new summary only, under 200 words, in the conversation's language."),
+                new(ChatRole.User, $"Summary so far:\n{session?.Summary ?? "(none)"}\n\nMessages leaving the window:\n{transcript}"),
+            ], new ChatOptions { ModelId = models.ExtractionModel, Temperature = 0 }, ct);
+            var summary = Prompt.Tail(response.Text.Trim(), _options.SummaryTokens);
+            return (new SessionState(leaving[0].SessionId, summary, leaving[^1].CreatedAt, session?.ETag), response.Usage ?? new UsageDetails());
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            LogFoldFailed(logger, e);
+            return (null, null);
+        }
+    }
+
+    private static List<ToolCallRecord> ToolCalls(ChatResponse response)
+    {
+        var results = response.Messages.SelectMany(m => m.Contents).OfType<FunctionResultContent>().ToDictionary(r => r.CallId, r => r.Result);
+        return
+        [
+            .. response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>()
+                .Select(c => new ToolCallRecord(c.Name, c.Arguments, results.GetValueOrDefault(c.CallId) is JsonElement e ? e : results.GetValueOrDefault(c.CallId))),
+        ];
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Turn {TurnId} of {UserId}/{SessionId}: {ToolCalls} tool calls, {MemoryUpdates} memory updates, {ModelCalls} model calls, {PromptTokens} prompt tokens, {ElapsedMs} ms")]
+    private static partial void LogTurn(ILogger logger, string userId, string sessionId, string turnId, int toolCalls, int memoryUpdates, int modelCalls, long promptTokens, long elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Memory extraction failed; the turn goes on without it")]
+    private static partial void LogExtractionFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Folding the session summary failed; the next turn tries again")]
+    private static partial void LogFoldFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Dropped {Dropped} extracted memories of {UserId} that broke a rule")]
+    private static partial void LogDropped(ILogger logger, int dropped, string userId);
+}

@@ -1,0 +1,88 @@
+using System.Text;
+using Microsoft.Extensions.AI;
+using Microsoft.ML.Tokenizers;
+
+namespace ServerlessMemory.Core;
+
+/// <summary>
+/// Builds the main model's prompt inside a token budget: instructions with core memory, recalled
+/// archive memories and the session's running summary, then the most recent messages that fit,
+/// then the user's message. Tokens are counted with o200k, the encoding of the GPT-4.1 family.
+/// </summary>
+public sealed class Prompt
+{
+    private static readonly Lazy<Tokenizer> O200k = new(() => TiktokenTokenizer.CreateForEncoding("o200k_base"));
+
+    public const string Instructions = """
+        You are a helpful assistant with long-term memory, MemGPT style. Your context holds only your
+        core memory, a few recalled archive memories, a summary of earlier conversation and the most
+        recent messages; everything else lives in memory you reach with tools.
+        - Core memory is always in your prompt. When the user tells you something lasting about
+          themselves (name, role, preferences, goals), keep it with update_core_memory.
+        - Archive memory holds everything else worth remembering. Save details with archive_content;
+          when the user refers to something you do not see, look for it with search_archive or
+          search_conversation before answering.
+        - Answer from memory when you can. Never mention the tools or memory mechanics unless asked.
+          Reply in the user's language.
+        """;
+
+    public static int CountTokens(string text) => text.Length == 0 ? 0 : O200k.Value.CountTokens(text);
+
+    /// <summary>Tokens of a message as chat completions count them: content plus a few for the envelope.</summary>
+    public static int CountTokens(ConversationMessage message) => CountTokens(message.Content) + 4;
+
+    public static string System(CoreMemory core, IReadOnlyList<ScoredItem> recalled, string? summary)
+    {
+        var text = new StringBuilder(Instructions).Append("\n<core_memory>\n");
+        foreach (var block in core.Blocks)
+        {
+            text.Append($"<block label=\"{block.Label}\" chars=\"{block.Value.Length}/{block.Limit}\"{(block.ReadOnly ? " read_only=\"true\"" : "")}>");
+            if (block.Description.Length > 0) text.Append($"\n<!-- {block.Description} -->");
+            text.Append('\n').Append(block.Value).Append("\n</block>\n");
+        }
+        text.Append("</core_memory>\n");
+        if (recalled.Count > 0)
+        {
+            text.Append("<recalled_archive_memories>\n");
+            foreach (var r in recalled)
+                text.Append($"- ({r.Item.Type.ToName()}, {r.Item.CreatedAt:yyyy-MM-dd}) {r.Item.Content}\n");
+            text.Append("</recalled_archive_memories>\n");
+        }
+        if (!string.IsNullOrWhiteSpace(summary))
+            text.Append("<earlier_conversation_summary>\n").Append(summary).Append("\n</earlier_conversation_summary>\n");
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// The window: the newest messages (oldest first in the result) that fit the tokens left, at most
+    /// <paramref name="maxMessages"/>. <paramref name="newestFirst"/> is the session's recent history.
+    /// </summary>
+    public static List<ConversationMessage> Window(IReadOnlyList<ConversationMessage> newestFirst, int maxMessages, int tokens)
+    {
+        var window = new List<ConversationMessage>();
+        foreach (var message in newestFirst)
+        {
+            if (window.Count == maxMessages) break;
+            tokens -= CountTokens(message);
+            if (tokens < 0) break;
+            window.Add(message);
+        }
+        window.Reverse();
+        return window;
+    }
+
+    public static List<ChatMessage> Messages(string system, IEnumerable<ConversationMessage> window, string userMessage) =>
+    [
+        new(ChatRole.System, system),
+        .. window.Select(m => new ChatMessage(m.Role == "assistant" ? ChatRole.Assistant : ChatRole.User, m.Content)),
+        new(ChatRole.User, userMessage),
+    ];
+
+    /// <summary>Cuts text to a number of tokens, keeping its end (the newest part of a summary).</summary>
+    public static string Tail(string text, int tokens)
+    {
+        if (CountTokens(text) <= tokens) return text;
+        var index = O200k.Value.GetIndexByTokenCountFromEnd(text, tokens, out _, out _);
+        return text[index..];
+    }
+}

@@ -18,7 +18,6 @@ public sealed class MemoryUnitOfWork
     private readonly MemoryEngine _engine;
     private readonly List<CoreEdit> _coreEdits = [];
     private readonly Dictionary<string, ArchiveItem> _adds = [];
-    private readonly HashSet<string> _deletes = [];
     private readonly Dictionary<string, ArchiveAccess> _accesses = [];
     private readonly List<ConversationMessage> _messages = [];
     private readonly List<MemoryUpdate> _updates = [];
@@ -87,7 +86,7 @@ public sealed class MemoryUnitOfWork
         var content = memory.Content.Trim();
         var id = LexicalTerms.ContentHash(content);
         if (_adds.TryGetValue(id, out var pending)) return (pending, false);
-        if (!_deletes.Contains(id) && await _engine.Store.GetArchiveItemAsync(UserId, id, cancellationToken) is { } existing)
+        if (await _engine.Store.GetArchiveItemAsync(UserId, id, cancellationToken) is { } existing)
             return (existing, false);
 
         var now = _engine.Now();
@@ -105,7 +104,6 @@ public sealed class MemoryUnitOfWork
         };
         item = item with { ForgetAt = _engine.Decay.ForgetAt(item) };
         _adds[id] = item;
-        _deletes.Remove(id);
         _updates.Add(new("archive", "insert", null, id, content));
         return (item, true);
     }
@@ -123,7 +121,7 @@ public sealed class MemoryUnitOfWork
         if (terms.Count == 0 && vector is null) return [];
 
         var candidates = (await _engine.Store.FindArchiveCandidatesAsync(UserId, terms, vector, _engine.Search.Candidates, cancellationToken))
-            .Where(c => !_deletes.Contains(c.Item.Id) && !_adds.ContainsKey(c.Item.Id))
+            .Where(c => !_adds.ContainsKey(c.Item.Id))
             .Concat(_adds.Values.Select(a => new ArchiveCandidate(a, Similarity(vector, a.Embedding))));
 
         var ranked = candidates
@@ -177,7 +175,6 @@ public sealed class MemoryUnitOfWork
             {
                 Core = _coreEdits.Count > 0 ? _core! with { ETag = _etagRequired ? _requiredETag : _storedCore?.ETag } : null,
                 ArchiveAdds = [.. _adds.Values],
-                ArchiveDeletes = [.. _deletes],
                 Accesses = [.. _accesses.Values],
                 Messages = [.. _messages],
                 Session = _session,
@@ -193,7 +190,6 @@ public sealed class MemoryUnitOfWork
                     _coreEdits.Clear();
                 }
                 _adds.Clear();
-                _deletes.Clear();
                 _accesses.Clear();
                 _messages.Clear();
                 _session = null;

@@ -5,8 +5,10 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ServerlessMemory.Core;
+using ServerlessMemory.Cosmos;
 using ServerlessMemory.Sqlite;
 
 namespace ServerlessMemory.Api;
@@ -28,6 +30,8 @@ public static class ServerlessMemoryExtensions
         services.AddOptions<ModelOptions>().BindConfiguration("Model");
         services.AddOptions<ChatTurnOptions>().BindConfiguration("Chat");
         services.AddOptions<AuthOptions>().BindConfiguration("Auth");
+        services.AddOptions<CosmosStoreOptions>().BindConfiguration("Cosmos")
+            .PostConfigure<IOptions<ModelOptions>>((cosmos, model) => cosmos.EmbeddingDimensions = model.Value.EmbeddingDimensions);
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<IMemoryStore>(sp =>
@@ -35,7 +39,7 @@ public static class ServerlessMemoryExtensions
             var options = sp.GetRequiredService<IOptions<MemoryOptions>>().Value;
             return options.Store.Equals("Sqlite", StringComparison.OrdinalIgnoreCase)
                 ? new SqliteMemoryStore(options.SqlitePath)
-                : throw new InvalidOperationException("Memory:Store=Cosmos needs the Cosmos DB store, which this build does not include yet.");
+                : new CosmosMemoryStore(sp.GetRequiredService<IOptions<CosmosStoreOptions>>().Value, sp.GetRequiredService<ILogger<CosmosMemoryStore>>());
         });
         services.AddSingleton(sp =>
         {

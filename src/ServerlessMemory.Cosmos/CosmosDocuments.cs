@@ -112,7 +112,7 @@ internal sealed class ArchiveDocument : CosmosDocument
         LastAccessedAt = CosmosTime.Format(item.LastAccessedAt),
         AccessCount = item.AccessCount,
         Metadata = new Dictionary<string, string>(item.Metadata),
-        Embedding = item.Embedding?.ToArray(),
+        Embedding = item.Embedding is { Length: > 0 } embedding ? embedding.ToArray() : null,
         ForgetAt = CosmosTime.Format(item.ForgetAt),
         Terms = LexicalTerms.ForIndex(item.Content),
     };

@@ -176,9 +176,10 @@ internal sealed class CosmosWrite
         _ => WriteFailure.Error,
     };
 
-    public string ConflictMessage => Kind == WriteKind.Core
-        ? IfMatch is null ? "Core memory was created by another request." : "Core memory has changed since it was read."
-        : $"Session '{DocumentIds.Unescape(DocumentId[SessionDocument.Prefix.Length..])}' was changed by another request.";
+    /// <summary>The conflict this write's failure means, in SQLite's words.</summary>
+    public MemoryConflictException Conflict() => Kind == WriteKind.Core
+        ? new(IfMatch is null ? "Core memory was created by another request." : "Core memory has changed since it was read.", "core")
+        : new($"Session '{DocumentIds.Unescape(DocumentId[SessionDocument.Prefix.Length..])}' was changed by another request.", "session");
 
     public override string ToString() => $"{Kind} {DocumentId}";
 

@@ -1,0 +1,149 @@
+// A serverless Cosmos DB for NoSQL account with vector and full-text search, and the one container
+// of ServerlessMemory. The container's policy is ServerlessMemory.Cosmos.MemoryContainer's, which a
+// test compares with this file's compiled template: change both together.
+param accountName string
+param location string
+param tags object
+param databaseName string
+param containerName string
+
+@description('Dimensions of the embeddings stored at /embedding.')
+param embeddingDimensions int
+
+@description('Principal id of the app\'s managed identity.')
+param identityPrincipalId string
+
+@description('Object id of the deploying user; empty to skip.')
+param userPrincipalId string
+
+// Cosmos DB Built-in Data Contributor (data plane: read and write items, no keys involved).
+var dataContributorRoleId = '00000000-0000-0000-0000-000000000002'
+var principalIds = concat([identityPrincipalId], empty(userPrincipalId) ? [] : [userPrincipalId])
+
+resource account 'Microsoft.DocumentDB/databaseAccounts@2025-10-15' = {
+  name: accountName
+  location: location
+  tags: tags
+  kind: 'GlobalDocumentDB'
+  properties: {
+    databaseAccountOfferType: 'Standard'
+    locations: [
+      {
+        locationName: location
+        failoverPriority: 0
+        isZoneRedundant: false
+      }
+    ]
+    consistencyPolicy: {
+      defaultConsistencyLevel: 'Session'
+    }
+    capabilities: [
+      {
+        name: 'EnableServerless'
+      }
+      {
+        name: 'EnableNoSQLVectorSearch'
+      }
+      {
+        name: 'EnableNoSQLFullTextSearch'
+      }
+    ]
+    disableLocalAuth: true
+    disableKeyBasedMetadataWriteAccess: true
+    minimalTlsVersion: 'Tls12'
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2025-10-15' = {
+  parent: account
+  name: databaseName
+  properties: {
+    resource: {
+      id: databaseName
+    }
+  }
+}
+
+resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2025-10-15' = {
+  parent: database
+  name: containerName
+  properties: {
+    resource: {
+      id: containerName
+      partitionKey: {
+        paths: [
+          '/userId'
+        ]
+        kind: 'Hash'
+        version: 2
+      }
+      // TTL on with no default: only documents that carry their own ttl expire.
+      defaultTtl: -1
+      indexingPolicy: {
+        indexingMode: 'consistent'
+        automatic: true
+        includedPaths: [
+          {
+            path: '/*'
+          }
+        ]
+        excludedPaths: [
+          {
+            path: '/embedding/*'
+          }
+          {
+            path: '/"_etag"/?'
+          }
+        ]
+        vectorIndexes: [
+          {
+            path: '/embedding'
+            type: 'quantizedFlat'
+          }
+        ]
+        fullTextIndexes: [
+          {
+            path: '/content'
+          }
+        ]
+      }
+      vectorEmbeddingPolicy: {
+        vectorEmbeddings: [
+          {
+            path: '/embedding'
+            dataType: 'float32'
+            distanceFunction: 'cosine'
+            dimensions: embeddingDimensions
+          }
+        ]
+      }
+      fullTextPolicy: {
+        defaultLanguage: 'en-US'
+        fullTextPaths: [
+          {
+            path: '/content'
+            language: 'en-US'
+          }
+        ]
+      }
+    }
+  }
+}
+
+resource dataContributors 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2025-10-15' = [
+  for principalId in principalIds: {
+    parent: account
+    name: guid(account.id, principalId, dataContributorRoleId)
+    properties: {
+      roleDefinitionId: '${account.id}/sqlRoleDefinitions/${dataContributorRoleId}'
+      principalId: principalId
+      scope: account.id
+    }
+  }
+]
+
+output accountName string = account.name
+output endpoint string = account.properties.documentEndpoint
+output databaseName string = database.name
+output containerName string = container.name

@@ -1,0 +1,473 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Azure.Cosmos;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using ServerlessMemory.Core;
+
+namespace ServerlessMemory.Cosmos;
+
+/// <summary>
+/// The production store: one Cosmos DB container partitioned by <c>/userId</c>, so that a user's
+/// core memory, archive, messages and sessions share one logical partition. A change set commits as
+/// one <see cref="TransactionalBatch"/>; core and sessions are written with <c>If-Match</c> on their
+/// <c>_etag</c>; accesses are patches; lexical search reads the <c>terms</c> array (which works for
+/// Chinese, see <see cref="ArchiveDocument"/>) and vector search the container's vector index. The
+/// SQL is in <see cref="CosmosQueries"/>. Every call sums the request charges it caused and logs them.
+/// </summary>
+public sealed partial class CosmosMemoryStore : IMemoryStore
+{
+    /// <summary>The service's limit on operations in one transactional batch.</summary>
+    public const int MaxBatchOperations = 100;
+
+    /// <summary>The service allows 2 MB per batch request; this leaves room for the batch's own framing.</summary>
+    public const int MaxBatchBytes = 1_900_000;
+
+    private const int SweepPageSize = 100;
+    private const int SweepParallelism = 8;
+    private const int MaxEraseRounds = 16;
+
+    private readonly CosmosClient _client;
+    private readonly CosmosStoreOptions _options;
+    private readonly ILogger _logger;
+    private readonly Lock _readyLock = new();
+    private Task<Container>? _ready;
+
+    /// <summary>A store on the process-wide client for these options (one <see cref="CosmosClient"/> per account and key).</summary>
+    public CosmosMemoryStore(CosmosStoreOptions options, ILogger<CosmosMemoryStore>? logger = null)
+        : this(CosmosClients.GetOrCreate(options), options, logger)
+    {
+    }
+
+    /// <summary>A store on a client the caller owns and configured (tests, or a host that builds its own).</summary>
+    public CosmosMemoryStore(CosmosClient client, CosmosStoreOptions options, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.EmbeddingDimensions <= 0)
+            throw new ArgumentOutOfRangeException(nameof(options), "Cosmos:EmbeddingDimensions must be positive.");
+        _client = client;
+        _options = options;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    public string Name => "cosmos";
+
+    public async Task<CoreMemory?> GetCoreAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        var meter = RequestMeter.Start();
+        var document = await ReadAsync<CoreDocument>(userId, CoreDocument.DocumentId, meter, cancellationToken);
+        Log(nameof(GetCoreAsync), userId, meter);
+        return document?.ToCore();
+    }
+
+    /// <summary>
+    /// Writes the change set as one transactional batch: all of it or none. A batch holds at most 100
+    /// operations and 2 MB; a larger change set (a bulk import, say) is cut into several batches, the
+    /// first holding core and the session (the writes that can conflict) and as much else as fits. The
+    /// trade-off: a conflict still leaves nothing written, but if a later batch fails for another
+    /// reason (throttling past the SDK's retries, an outage), the earlier ones stay written. Every
+    /// write is one that a retry of the same change set skips or repeats harmlessly (creates of what
+    /// exists and deletes of what is gone are dropped), except access counts, which may count twice.
+    /// </summary>
+    public async Task<string?> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        if (changes.IsEmpty) return null;
+        var meter = RequestMeter.Start();
+        var writes = CosmosWrite.Plan(userId, changes);
+        var batches = CosmosWrite.Split(writes);
+        string? etag = null;
+        try
+        {
+            foreach (var batch in batches)
+                etag = await ExecuteBatchAsync(userId, batch, meter, cancellationToken) ?? etag;
+        }
+        finally
+        {
+            LogCommit(userId, writes.Count, batches.Count, meter);
+        }
+        return changes.Core is null ? null : etag;
+    }
+
+    /// <summary>
+    /// Runs one batch; returns the new core ETag when it wrote core. A write that failed only because
+    /// its target exists already or is gone is dropped and the batch sent again without it.
+    /// </summary>
+    internal async Task<string?> ExecuteBatchAsync(string userId, IReadOnlyList<CosmosWrite> writes, RequestMeter meter, CancellationToken cancellationToken)
+    {
+        var container = await ContainerAsync(cancellationToken);
+        var partitionKey = new PartitionKey(userId);
+        var pending = writes.ToList();
+        while (pending.Count > 0)
+        {
+            var batch = container.CreateTransactionalBatch(partitionKey);
+            foreach (var write in pending) write.AddTo(batch);
+            using var response = await batch.ExecuteAsync(cancellationToken);
+            meter.Add(response.RequestCharge);
+            if (response.IsSuccessStatusCode)
+            {
+                var core = pending.FindIndex(w => w.Kind == WriteKind.Core);
+                return core >= 0 ? response[core].ETag : null;
+            }
+
+            // An operation's failure fails the batch with that operation's status and marks the
+            // others 424 (failed dependency); a batch refused as a whole gives every operation its status.
+            var failed = -1;
+            for (var i = 0; i < response.Count && failed < 0; i++)
+                if (response[i].StatusCode is not (HttpStatusCode)424 && !response[i].IsSuccessStatusCode) failed = i;
+            var whole = failed < 0 || (pending.Count > 1 && Enumerable.Range(0, response.Count).All(i => response[i].StatusCode == response[failed].StatusCode));
+            var status = whole ? response.StatusCode : response[failed].StatusCode;
+            var outcome = whole ? WriteFailure.Error : pending[failed].Classify(status);
+            if (outcome == WriteFailure.Conflict) throw pending[failed].Conflict();
+            if (outcome == WriteFailure.Error)
+                throw new CosmosException(
+                    $"The transactional batch for user '{userId}' failed with {(int)status} at {(whole ? $"the batch of {pending.Count}" : pending[failed].ToString())}: {response.ErrorMessage}",
+                    status, 0, response.ActivityId, response.RequestCharge);
+            LogSkipped(userId, pending[failed].ToString(), (int)status);
+            pending.RemoveAt(failed);
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// One write as a point operation, with the same meaning of failures as in a batch (a conflict
+    /// throws, a create of what exists or a delete of what is gone is skipped). Not used by
+    /// <see cref="CommitAsync"/>; for checking each operation on servers without batch support.
+    /// </summary>
+    internal async Task<WriteResult> ExecuteAsync(string userId, CosmosWrite write, CancellationToken cancellationToken = default)
+    {
+        var container = await ContainerAsync(cancellationToken);
+        var result = await write.ExecuteAsync(container, new PartitionKey(userId), cancellationToken);
+        if (result.IsSuccess) return result;
+        return write.Classify(result.StatusCode) switch
+        {
+            WriteFailure.Conflict => throw write.Conflict(),
+            WriteFailure.Skip => result,
+            _ => throw new CosmosException($"{write} failed with {(int)result.StatusCode}: {result.ErrorMessage}",
+                result.StatusCode, 0, null, result.RequestCharge),
+        };
+    }
+
+    public async Task<ArchiveItem?> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default)
+    {
+        var meter = RequestMeter.Start();
+        var document = await ReadAsync<ArchiveDocument>(userId, ArchiveDocument.DocumentId(id), meter, cancellationToken);
+        Log(nameof(GetArchiveItemAsync), userId, meter);
+        return document?.ToItem();
+    }
+
+    public async Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default)
+    {
+        var meter = RequestMeter.Start();
+        var (rows, token) = await PageAsync<ArchiveDocument>(userId, CosmosQueries.ListArchiveQuery(userId), limit, continuationToken, meter, cancellationToken);
+        Log(nameof(ListArchiveAsync), userId, meter);
+        return new([.. rows.Select(r => r.ToItem())], token);
+    }
+
+    /// <summary>
+    /// Lexical candidates (items whose terms hold any query term, the ones holding most of them first)
+    /// and vector candidates (nearest first), read in parallel and merged as SQLite merges them. Both
+    /// are ranked by the engine's decay-aware score, which weighs similarity and lexical relevance
+    /// itself; so the two lists are fused there rather than by the service's <c>RANK RRF</c>, whose
+    /// <c>FullTextScore</c> half could not read Chinese.
+    /// </summary>
+    public async Task<IReadOnlyList<ArchiveCandidate>> FindArchiveCandidatesAsync(
+        string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(terms);
+        if (limit <= 0 || (terms.Count == 0 && vector is null)) return [];
+        var meter = RequestMeter.Start();
+        var query = vector?.ToArray();
+        var lexical = terms.Count > 0
+            ? QueryAsync<ArchiveDocument>(userId, CosmosQueries.ArchiveLexicalQuery(userId, terms, limit, query), meter, cancellationToken)
+            : Task.FromResult(new List<ArchiveDocument>());
+        var nearest = query is not null
+            ? QueryAsync<ArchiveDocument>(userId, CosmosQueries.ArchiveVectorQuery(userId, query, limit, _options.EmbeddingDimensions), meter, cancellationToken)
+            : Task.FromResult(new List<ArchiveDocument>());
+        await Task.WhenAll(lexical, nearest);
+        Log(nameof(FindArchiveCandidatesAsync), userId, meter);
+
+        var candidates = new List<ArchiveCandidate>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var lexicalRows = (await lexical)
+            .Select(row => (Row: row, Hits: LexicalTerms.Relevance(terms, row.Content)))
+            .OrderByDescending(r => r.Hits)
+            .ThenByDescending(r => r.Row.CreatedAt, StringComparer.Ordinal)
+            .Take(limit)
+            .Select(r => r.Row);
+        var vectorRows = (await nearest).Where(r => r.Similarity is not null).Take(limit);
+        foreach (var row in lexicalRows.Concat(vectorRows))
+            if (seen.Add(row.Id)) candidates.Add(new(row.ToItem(), query is null ? null : row.Similarity));
+        return candidates;
+    }
+
+    public async Task<Page<ConversationMessage>> ListMessagesAsync(
+        string userId, string? sessionId, int limit, string? continuationToken, CancellationToken cancellationToken = default)
+    {
+        var meter = RequestMeter.Start();
+        var (rows, token) = await PageAsync<MessageDocument>(userId, CosmosQueries.ListMessagesQuery(userId, sessionId), limit, continuationToken, meter, cancellationToken);
+        Log(nameof(ListMessagesAsync), userId, meter);
+        return new([.. rows.Select(r => r.ToMessage())], token);
+    }
+
+    /// <summary>The newest messages holding any of the terms (through <c>terms</c>, as for the archive).</summary>
+    public async Task<IReadOnlyList<ConversationMessage>> SearchMessagesAsync(
+        string userId, IReadOnlyList<string> terms, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(terms);
+        if (terms.Count == 0 || limit <= 0) return [];
+        var meter = RequestMeter.Start();
+        var rows = await QueryAsync<MessageDocument>(userId, CosmosQueries.SearchMessagesQuery(userId, terms, limit), meter, cancellationToken);
+        Log(nameof(SearchMessagesAsync), userId, meter);
+        return [.. rows.Select(r => r.ToMessage())];
+    }
+
+    public async Task<SessionState?> GetSessionAsync(string userId, string sessionId, CancellationToken cancellationToken = default)
+    {
+        var meter = RequestMeter.Start();
+        var document = await ReadAsync<SessionDocument>(userId, SessionDocument.DocumentId(sessionId), meter, cancellationToken);
+        Log(nameof(GetSessionAsync), userId, meter);
+        return document?.ToSession();
+    }
+
+    /// <summary>
+    /// Erases the user's partition: reads its document ids and deletes them in transactional batches
+    /// of 100, until a read finds none (so documents written meanwhile go too). Not
+    /// <c>DeleteAllItemsByPartitionKeyStreamAsync</c>: that needs an account capability that is not on
+    /// by default nor in the emulator, and deletes in the background, so the user's documents could
+    /// still be read right after the API said they were gone.
+    /// </summary>
+    public async Task DeleteUserAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        var meter = RequestMeter.Start();
+        var deleted = 0;
+        try
+        {
+            for (var round = 0; round < MaxEraseRounds; round++)
+            {
+                var ids = await QueryAsync<string>(userId, CosmosQueries.UserDocumentIdsQuery(userId), meter, cancellationToken);
+                if (ids.Count == 0) return;
+                foreach (var chunk in ids.Chunk(MaxBatchOperations))
+                    await ExecuteBatchAsync(userId, [.. chunk.Select(CosmosWrite.Delete)], meter, cancellationToken);
+                deleted += ids.Count;
+            }
+            throw new InvalidOperationException($"User '{userId}' kept getting new documents while being erased; run the erase again.");
+        }
+        finally
+        {
+            LogErase(userId, deleted, meter.Charge, meter.Requests, meter.ElapsedMs);
+        }
+    }
+
+    /// <summary>
+    /// Reads the archive items due by <paramref name="now"/> across all partitions, a page at a time
+    /// through continuation tokens, and deletes each with <c>If-Match</c> on the <c>_etag</c> it was
+    /// read with: one accessed meanwhile (its forgetAt moved) is left alone, one already gone is
+    /// passed over. Stops when nothing is left or the budget is spent; what it deleted stays deleted,
+    /// and the next run picks up the rest.
+    /// </summary>
+    public async Task<SweepResult> SweepAsync(DateTimeOffset now, TimeSpan budget, CancellationToken cancellationToken = default)
+    {
+        var meter = RequestMeter.Start();
+        var clock = Stopwatch.StartNew();
+        var container = await ContainerAsync(cancellationToken);
+        var scanned = 0;
+        var forgotten = 0;
+        var users = new HashSet<string>(StringComparer.Ordinal);
+        using (var iterator = container.GetItemQueryIterator<DueDocument>(CosmosQueries.DueArchiveItemsQuery(now),
+                   requestOptions: new QueryRequestOptions { MaxItemCount = SweepPageSize }))
+        {
+            while (iterator.HasMoreResults && clock.Elapsed < budget)
+            {
+                var page = await iterator.ReadNextAsync(cancellationToken);
+                meter.Add(page.RequestCharge);
+                var due = page.ToList();
+                scanned += due.Count;
+                var done = new List<string>();
+                await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = SweepParallelism, CancellationToken = cancellationToken },
+                    async (item, ct) =>
+                    {
+                        using var response = await container.DeleteItemStreamAsync(item.Id, new PartitionKey(item.UserId),
+                            new ItemRequestOptions { IfMatchEtag = item.ETag }, ct);
+                        meter.Add(response.Headers.RequestCharge);
+                        if (response.IsSuccessStatusCode) lock (done) done.Add(item.UserId);
+                        else if (response.StatusCode is not (HttpStatusCode.NotFound or HttpStatusCode.PreconditionFailed))
+                            response.EnsureSuccessStatusCode();
+                    });
+                forgotten += done.Count;
+                users.UnionWith(done);
+            }
+        }
+        LogSweep(scanned, forgotten, users.Count, meter.Charge, meter.Requests, clock.ElapsedMilliseconds);
+        return new(scanned, forgotten, users.Count, clock.ElapsedMilliseconds);
+    }
+
+    private async Task<T?> ReadAsync<T>(string userId, string documentId, RequestMeter meter, CancellationToken cancellationToken) where T : class
+    {
+        var container = await ContainerAsync(cancellationToken);
+        using var response = await container.ReadItemStreamAsync(documentId, new PartitionKey(userId), cancellationToken: cancellationToken);
+        meter.Add(response.Headers.RequestCharge);
+        if (response.StatusCode == HttpStatusCode.NotFound) return null;
+        response.EnsureSuccessStatusCode();
+        return await JsonSerializer.DeserializeAsync<T>(response.Content, CosmosJson.Options, cancellationToken);
+    }
+
+    /// <summary>All rows of a query in the user's partition.</summary>
+    private async Task<List<T>> QueryAsync<T>(string userId, QueryDefinition query, RequestMeter meter, CancellationToken cancellationToken)
+    {
+        var container = await ContainerAsync(cancellationToken);
+        var rows = new List<T>();
+        using var iterator = container.GetItemQueryIterator<T>(query, requestOptions: new QueryRequestOptions { PartitionKey = new PartitionKey(userId) });
+        while (iterator.HasMoreResults)
+        {
+            var page = await iterator.ReadNextAsync(cancellationToken);
+            meter.Add(page.RequestCharge);
+            rows.AddRange(page);
+        }
+        return rows;
+    }
+
+    /// <summary>
+    /// One page of up to <paramref name="limit"/> rows, resuming at the SDK's continuation token
+    /// (carried base64url-encoded, so that it travels in a query string). The page is filled from as
+    /// many service pages as it takes; the token is null once the service says there is no more.
+    /// </summary>
+    private async Task<(List<T> Rows, string? Token)> PageAsync<T>(
+        string userId, QueryDefinition query, int limit, string? continuationToken, RequestMeter meter, CancellationToken cancellationToken)
+    {
+        var token = DecodeToken(continuationToken);
+        var rows = new List<T>();
+        if (limit <= 0) return (rows, continuationToken);
+        var container = await ContainerAsync(cancellationToken);
+        do
+        {
+            using var iterator = container.GetItemQueryIterator<T>(query, token,
+                new QueryRequestOptions { PartitionKey = new PartitionKey(userId), MaxItemCount = limit - rows.Count });
+            if (!iterator.HasMoreResults)
+            {
+                token = null;
+                break;
+            }
+            FeedResponse<T> page;
+            try
+            {
+                page = await iterator.ReadNextAsync(cancellationToken);
+            }
+            catch (CosmosException e) when (e.StatusCode == HttpStatusCode.BadRequest && token is not null)
+            {
+                throw new MemoryValidationException("continuationToken", "The continuation token is not one this API gave out.");
+            }
+            meter.Add(page.RequestCharge);
+            rows.AddRange(page);
+            token = page.ContinuationToken;
+        }
+        while (token is not null && rows.Count < limit);
+        return (rows, token is null ? null : EncodeToken(token));
+    }
+
+    internal static string EncodeToken(string token) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(token)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    internal static string? DecodeToken(string? token)
+    {
+        if (token is null) return null;
+        try
+        {
+            var base64 = token.Replace('-', '+').Replace('_', '/');
+            base64 = base64.PadRight(base64.Length + (4 - base64.Length % 4) % 4, '=');
+            return Encoding.UTF8.GetString(Convert.FromBase64String(base64));
+        }
+        catch (FormatException)
+        {
+            throw new MemoryValidationException("continuationToken", "The continuation token is not one this API gave out.");
+        }
+    }
+
+    /// <summary>
+    /// The container, created with its policies (<see cref="MemoryContainer.Properties"/>) on first use
+    /// when <see cref="CosmosStoreOptions.CreateIfNotExists"/> is on; a failed creation is tried again
+    /// by the next call.
+    /// </summary>
+    internal Task<Container> ContainerAsync(CancellationToken cancellationToken = default)
+    {
+        if (!_options.CreateIfNotExists) return Task.FromResult(_client.GetContainer(_options.Database, _options.Container));
+        lock (_readyLock)
+        {
+            if (_ready is null || _ready.IsFaulted || _ready.IsCanceled) _ready = CreateContainerAsync();
+            return _ready.WaitAsync(cancellationToken);
+        }
+    }
+
+    private async Task<Container> CreateContainerAsync()
+    {
+        var meter = RequestMeter.Start();
+        var database = await _client.CreateDatabaseIfNotExistsAsync(_options.Database);
+        meter.Add(database.RequestCharge);
+        var container = await database.Database.CreateContainerIfNotExistsAsync(
+            MemoryContainer.Properties(_options.Container, _options.EmbeddingDimensions));
+        meter.Add(container.RequestCharge);
+        Log("CreateIfNotExists", _options.Container, meter);
+        return container.Container;
+    }
+
+    private void Log(string operation, string userId, RequestMeter meter) =>
+        LogCharge(operation, userId, meter.Charge, meter.Requests, meter.ElapsedMs);
+
+    private void LogCommit(string userId, int writes, int batches, RequestMeter meter) =>
+        LogCommitCharge(userId, writes, batches, meter.Charge, meter.Requests, meter.ElapsedMs);
+
+    [LoggerMessage(EventId = 5101, Level = LogLevel.Debug,
+        Message = "Cosmos {Operation} for {UserId}: {RequestCharge} RU in {Requests} requests, {ElapsedMs} ms")]
+    private partial void LogCharge(string operation, string userId, double requestCharge, int requests, long elapsedMs);
+
+    [LoggerMessage(EventId = 5102, Level = LogLevel.Information,
+        Message = "Cosmos commit for {UserId}: {Writes} writes in {Batches} batches, {RequestCharge} RU in {Requests} requests, {ElapsedMs} ms")]
+    private partial void LogCommitCharge(string userId, int writes, int batches, double requestCharge, int requests, long elapsedMs);
+
+    [LoggerMessage(EventId = 5103, Level = LogLevel.Debug,
+        Message = "Cosmos commit for {UserId}: skipped {Write} ({StatusCode}), its target exists already or is gone")]
+    private partial void LogSkipped(string userId, string write, int statusCode);
+
+    [LoggerMessage(EventId = 5104, Level = LogLevel.Information,
+        Message = "Cosmos erase of {UserId}: {Deleted} documents, {RequestCharge} RU in {Requests} requests, {ElapsedMs} ms")]
+    private partial void LogErase(string userId, int deleted, double requestCharge, int requests, long elapsedMs);
+
+    [LoggerMessage(EventId = 5105, Level = LogLevel.Information,
+        Message = "Cosmos decay sweep: {Scanned} due, {Forgotten} forgotten of {Users} users, {RequestCharge} RU in {Requests} requests, {ElapsedMs} ms")]
+    private partial void LogSweep(int scanned, int forgotten, int users, double requestCharge, int requests, long elapsedMs);
+}
+
+/// <summary>The request charges of one store call, summed over every request it made (thread-safe: searches query in parallel).</summary>
+internal sealed class RequestMeter
+{
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Lock _lock = new();
+    private double _charge;
+    private int _requests;
+
+    public static RequestMeter Start() => new();
+
+    public double Charge
+    {
+        get { lock (_lock) return Math.Round(_charge, 2); }
+    }
+
+    public int Requests
+    {
+        get { lock (_lock) return _requests; }
+    }
+
+    public long ElapsedMs => _clock.ElapsedMilliseconds;
+
+    public void Add(double charge)
+    {
+        lock (_lock)
+        {
+            _charge += charge;
+            _requests++;
+        }
+    }
+}

@@ -1,0 +1,15 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Azure.Functions.Worker;
+using ServerlessMemory.Api;
+
+namespace ServerlessMemory.Functions;
+
+/// <summary><c>/api/admin/*</c>: the admin key only.</summary>
+public sealed class AdminFunctions
+{
+    [Function("RunDecaySweep")]
+    public Task<IResult> RunDecaySweep(
+        [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "admin/decay")] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        MemoryApi.RunDecaySweep(request, cancellationToken);
+}

@@ -1,0 +1,23 @@
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Logging;
+using ServerlessMemory.Core;
+
+namespace ServerlessMemory.Functions;
+
+/// <summary>
+/// The forgetting sweep on <c>Decay__Schedule</c>, the same one the self-host runs. The engine
+/// stops within <c>Decay:SweepBudget</c> and leaves the rest for the next run.
+/// </summary>
+public sealed partial class DecaySweepFunction(MemoryEngine engine, ILogger<DecaySweepFunction> logger)
+{
+    [Function("DecaySweep")]
+    public async Task Run([TimerTrigger("%Decay__Schedule%")] TimerInfo timer, CancellationToken cancellationToken)
+    {
+        var result = await engine.SweepAsync(cancellationToken);
+        LogSwept(logger, result.Scanned, result.Forgotten, result.Users, result.DurationMs, timer.IsPastDue, timer.ScheduleStatus?.Next);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "DecaySweep scanned {Scanned} and forgot {Forgotten} memories of {Users} users in {DurationMs} ms (past due: {IsPastDue}); next run {Next}")]
+    private static partial void LogSwept(ILogger logger, int scanned, int forgotten, int users, long durationMs, bool isPastDue, DateTime? next);
+}

@@ -1,0 +1,101 @@
+using System.Reflection;
+using Microsoft.Azure.Cosmos;
+using ServerlessMemory.Core;
+using ServerlessMemory.Cosmos;
+
+namespace ServerlessMemory.Tests.Stores;
+
+/// <summary>
+/// The store contract suite on a real Cosmos DB: the Linux emulator or an account, named by
+/// <c>COSMOS_TEST_ENDPOINT</c> (and <c>COSMOS_TEST_KEY</c>, the emulator's well-known key when unset).
+/// Each run gets a container of its own, created with the production policy and deleted afterwards.
+/// Without an endpoint every test is reported skipped with the reason. xunit 2 cannot skip at run
+/// time, so each contract test is overridden here with <see cref="CosmosFactAttribute"/>, and
+/// <see cref="Every_contract_test_is_overridden_to_skip_without_an_endpoint"/> fails when a new one is not.
+/// </summary>
+public sealed class CosmosStoreTests(CosmosContractContainer container) : MemoryStoreContract, IClassFixture<CosmosContractContainer>
+{
+    protected override IMemoryStore Store => container.Store;
+
+    [CosmosFact] public override Task A_new_user_has_no_core_memory() => base.A_new_user_has_no_core_memory();
+    [CosmosFact] public override Task Core_memory_round_trips_and_each_write_changes_its_etag() => base.Core_memory_round_trips_and_each_write_changes_its_etag();
+    [CosmosFact] public override Task A_stale_etag_conflicts_and_nothing_of_the_change_set_is_written() => base.A_stale_etag_conflicts_and_nothing_of_the_change_set_is_written();
+    [CosmosFact] public override Task Creating_core_memory_twice_conflicts() => base.Creating_core_memory_twice_conflicts();
+    [CosmosFact] public override Task Archive_items_round_trip() => base.Archive_items_round_trip();
+    [CosmosFact] public override Task Adding_the_same_memory_again_keeps_the_first() => base.Adding_the_same_memory_again_keeps_the_first();
+    [CosmosFact] public override Task An_access_increments_the_count_and_moves_forget_at() => base.An_access_increments_the_count_and_moves_forget_at();
+    [CosmosFact] public override Task Lexical_candidates_find_a_two_character_chinese_word() => base.Lexical_candidates_find_a_two_character_chinese_word();
+    [CosmosFact] public override Task Vector_candidates_come_nearest_first_with_their_similarity() => base.Vector_candidates_come_nearest_first_with_their_similarity();
+    [CosmosFact] public override Task Users_never_see_each_others_memories() => base.Users_never_see_each_others_memories();
+    [CosmosFact] public override Task The_archive_lists_newest_first_in_pages() => base.The_archive_lists_newest_first_in_pages();
+    [CosmosFact] public override Task Messages_list_newest_first_per_session_and_are_searchable() => base.Messages_list_newest_first_per_session_and_are_searchable();
+    [CosmosFact] public override Task Session_summaries_are_written_with_optimistic_concurrency() => base.Session_summaries_are_written_with_optimistic_concurrency();
+    [CosmosFact] public override Task Deleting_an_archive_item_removes_it_from_search() => base.Deleting_an_archive_item_removes_it_from_search();
+    [CosmosFact] public override Task Deleting_a_user_removes_every_document() => base.Deleting_a_user_removes_every_document();
+    [CosmosFact] public override Task The_sweep_forgets_what_is_due_and_nothing_else_and_can_run_again() => base.The_sweep_forgets_what_is_due_and_nothing_else_and_can_run_again();
+
+    [Fact]
+    public void Every_contract_test_is_overridden_to_skip_without_an_endpoint()
+    {
+        var contract = typeof(MemoryStoreContract).GetMethods().Where(m => m.GetCustomAttribute<FactAttribute>() is not null).Select(m => m.Name);
+        var skippable = typeof(CosmosStoreTests).GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
+            .Where(m => m.GetCustomAttribute<CosmosFactAttribute>(inherit: false) is not null).Select(m => m.Name);
+
+        Assert.Empty(contract.Except(skippable));
+    }
+}
+
+/// <summary>A fact that needs a Cosmos DB emulator or account, skipped with the reason when none is configured.</summary>
+public sealed class CosmosFactAttribute : FactAttribute
+{
+    public CosmosFactAttribute()
+    {
+        if (CosmosContractContainer.Endpoint is null)
+            Skip = "Cosmos DB store not tested: set COSMOS_TEST_ENDPOINT (and COSMOS_TEST_KEY unless it is the emulator) to run the contract suite on Cosmos DB.";
+    }
+}
+
+/// <summary>A container of the run's own on the configured Cosmos DB, with the production container policy.</summary>
+public sealed class CosmosContractContainer : IAsyncLifetime
+{
+    private CosmosClient? _client;
+    private CosmosMemoryStore? _store;
+
+    public static string? Endpoint { get; } = Environment.GetEnvironmentVariable("COSMOS_TEST_ENDPOINT") is { Length: > 0 } endpoint ? endpoint : null;
+
+    public CosmosMemoryStore Store => _store ?? throw new InvalidOperationException("COSMOS_TEST_ENDPOINT is not set.");
+
+    public async Task InitializeAsync()
+    {
+        if (Endpoint is null) return;
+        var key = Environment.GetEnvironmentVariable("COSMOS_TEST_KEY") is { Length: > 0 } k ? k : CosmosStoreOptions.EmulatorKey;
+        var options = new CosmosStoreOptions
+        {
+            Endpoint = Endpoint,
+            Key = key,
+            Database = "serverless-memory-tests",
+            Container = "contract-" + Guid.NewGuid().ToString("N")[..8],
+            CreateIfNotExists = true,
+            // 3, as the contract's vectors: those go through the vector index, the 2-dimensional ones through exact search.
+            EmbeddingDimensions = 3,
+            AllowInsecureEmulatorCertificate = key == CosmosStoreOptions.EmulatorKey,
+            ApplicationName = "ServerlessMemory.Tests",
+        };
+        _client = CosmosClients.Create(options);
+        _store = new CosmosMemoryStore(_client, options);
+        await _store.ContainerAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_client is null || _store is null) return;
+        try
+        {
+            await (await _store.ContainerAsync()).DeleteContainerAsync();
+        }
+        finally
+        {
+            _client.Dispose();
+        }
+    }
+}

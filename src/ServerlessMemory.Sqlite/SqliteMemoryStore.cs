@@ -16,6 +16,8 @@ namespace ServerlessMemory.Sqlite;
 public sealed class SqliteMemoryStore : IMemoryStore
 {
     private const int SweepBatch = 1_000;
+    private const int PostingsPerTerm = 2_000;
+    private const int MaxQueryTerms = 32;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private readonly string _connectionString;
@@ -177,9 +179,7 @@ public sealed class SqliteMemoryStore : IMemoryStore
         var seqs = new List<long>();
         if (terms.Count > 0)
         {
-            await using var command = Command(connection, """
-                SELECT rowid FROM archive_terms WHERE archive_terms MATCH $match ORDER BY rank LIMIT $limit
-                """, ("$match", Match(userId, terms)), ("$limit", limit));
+            await using var command = Command(connection, CoordinateMatch("archive_terms", userId, terms, limit, out var parameters), parameters);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken)) seqs.Add(reader.GetInt64(0));
         }
@@ -222,12 +222,12 @@ public sealed class SqliteMemoryStore : IMemoryStore
     {
         if (terms.Count == 0) return [];
         await using var connection = Open();
-        var rows = await ReadMessagesAsync(connection, """
+        var match = CoordinateMatch("message_terms", userId, terms, limit, out var parameters);
+        var rows = await ReadMessagesAsync(connection, $"""
             SELECT m.seq, m.id, m.session_id, m.turn_id, m.role, m.content, m.created_at
-            FROM message_terms JOIN message m ON m.seq = message_terms.rowid
-            WHERE message_terms MATCH $match AND m.user_id = $u
-            ORDER BY message_terms.rank LIMIT $limit
-            """, cancellationToken, ("$match", Match(userId, terms)), ("$u", userId), ("$limit", limit));
+            FROM ({match}) hit JOIN message m ON m.seq = hit.rowid
+            WHERE m.user_id = $u
+            """, cancellationToken, [.. parameters, ("$u", userId)]);
         return [.. rows.OrderByDescending(r => r.Seq).Select(r => r.Message)];
     }
 
@@ -358,11 +358,21 @@ public sealed class SqliteMemoryStore : IMemoryStore
     private static string Indexed(string owner, string content) =>
         string.Join(' ', LexicalTerms.ForIndex(content).Select(t => owner + t));
 
-    /// <summary>An FTS5 query for the user's own rows holding any of the terms; rows are checked against user_id too.</summary>
-    private static string Match(string userId, IReadOnlyList<string> terms)
+    /// <summary>
+    /// The rows holding the most of the query's terms (the engine's own measure of lexical
+    /// relevance), newest first among equals. Each term reads at most <see cref="PostingsPerTerm"/>
+    /// of its newest rows, so a very common term costs the same at 10k memories as at 1M; BM25
+    /// ranking would score every match instead. Terms carry the owner's prefix: only this user's
+    /// postings are read.
+    /// </summary>
+    private static string CoordinateMatch(string table, string userId, IReadOnlyList<string> terms, int limit, out (string, object?)[] parameters)
     {
         var owner = Owner(userId);
-        return string.Join(" OR ", terms.Select(t => "\"" + owner + t.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""));
+        var used = terms.Take(MaxQueryTerms).ToList();
+        parameters = [.. used.Select((t, i) => ($"$t{i}", (object?)("\"" + owner + t.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"")))];
+        var postings = string.Join(" UNION ALL ", used.Select((_, i) =>
+            $"SELECT * FROM (SELECT rowid FROM {table} WHERE {table} MATCH $t{i} ORDER BY rowid DESC LIMIT {PostingsPerTerm})"));
+        return $"SELECT rowid FROM ({postings}) GROUP BY rowid ORDER BY count(*) DESC, rowid DESC LIMIT {limit}";
     }
 
     /// <summary>A short hash of the user id, in characters unicode61 keeps inside a token.</summary>

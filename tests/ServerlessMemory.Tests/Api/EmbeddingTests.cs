@@ -23,10 +23,7 @@ public sealed class EmbeddingTests : IAsyncLifetime
 
     private ServiceFactory Service(string provider)
     {
-        var service = new ServiceFactory();
-        service.Settings["Model:Provider"] = provider;
-        service.Settings["Model:Endpoint"] = provider == "OpenAI" ? _model.BaseUrl + "/v1" : _model.BaseUrl;
-        service.Settings["Model:ApiKey"] = "test-key";
+        var service = Chat.ChatRequests.Service(_model, provider);
         service.Settings["Model:EmbeddingModel"] = "text-embedding-3-small";
         service.Settings["Model:EmbeddingDimensions"] = "64";
         return service;

@@ -46,7 +46,7 @@ public static class ChatRequests
 
     public static string NoExtraction => """{"core":[],"archive":[]}""";
 
-    /// <summary>A self-host wired to the scripted model through the real OpenAI (or Azure OpenAI) client.</summary>
+    /// <summary>A self-host wired to the scripted model through the real OpenAI (or Azure OpenAI) client, without embeddings.</summary>
     public static ServiceFactory Service(ScriptedModelServer model, string provider = "OpenAI")
     {
         var service = new ServiceFactory();

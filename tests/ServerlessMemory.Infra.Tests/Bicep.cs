@@ -38,6 +38,18 @@ internal static class Bicep
 
     private static string FindBinary()
     {
+        // The package holds a linux-x64 binary; elsewhere use the CLI `az bicep install` puts on the machine.
+        if (!OperatingSystem.IsLinux() || System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.X64)
+        {
+            var name = OperatingSystem.IsWindows() ? "bicep.exe" : "bicep";
+            var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            return (Environment.GetEnvironmentVariable("PATH") ?? "").Split(System.IO.Path.PathSeparator)
+                       .Append(System.IO.Path.Combine(home, ".azure", "bin"))
+                       .Select(directory => System.IO.Path.Combine(directory, name))
+                       .FirstOrDefault(File.Exists)
+                   ?? throw new FileNotFoundException("The infra tests need the bicep CLI on this platform: run `az bicep install`.");
+        }
+
         var packagePath = typeof(Bicep).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .FirstOrDefault(attribute => attribute.Key == "BicepPackagePath")?.Value;
         if (string.IsNullOrEmpty(packagePath))

@@ -37,7 +37,18 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.TurnTimeout);
-        var ct = timeout.Token;
+        try
+        {
+            return await RunTurnAsync(userId, sessionId, message, timeout.Token);
+        }
+        catch (OperationCanceledException e) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new ModelUnavailableException($"The turn took longer than {_options.TurnTimeout.TotalSeconds:F0} s; nothing was changed.", null, e);
+        }
+    }
+
+    private async Task<ChatTurnResult> RunTurnAsync(string userId, string sessionId, string message, CancellationToken ct)
+    {
         var clock = Stopwatch.StartNew();
         var turnId = Guid.CreateVersion7().ToString("N");
         var work = engine.Begin(userId, sessionId);

@@ -190,6 +190,20 @@ public sealed class ChatTurnTests : IAsyncLifetime
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10));
     }
 
+    [Fact]
+    public async Task A_turn_past_its_timeout_is_a_503_and_changes_nothing()
+    {
+        _model.Chat = request => IsExtraction(request) ? new(NoExtraction) : new("too late", Delay: TimeSpan.FromSeconds(5));
+        using var service = ChatRequests.Service(_model);
+        service.Settings["Chat:TurnTimeout"] = "00:00:01";
+        var http = service.Client();
+
+        var response = await http.PostAsync("/api/users/slow/chat", Json("""{"message":"hello"}"""));
+
+        await Problem(response, 503);
+        Assert.Empty((await Ok(await http.GetAsync("/api/users/slow/messages")))["items"]!.AsArray());
+    }
+
     [Theory]
     [InlineData("""{}""")]
     [InlineData("""{"message":""}""")]

@@ -28,7 +28,7 @@ public sealed record PageDto<T>(
     IReadOnlyList<T> Items,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ContinuationToken);
 
-public sealed record CoreMemoryDto(IReadOnlyList<MemoryBlock> Blocks, string? ETag);
+public sealed record CoreMemoryDto(IReadOnlyList<MemoryBlock> Blocks, [property: JsonPropertyName("etag")] string? ETag);
 
 /// <summary>
 /// The API's handlers. Each takes the ASP.NET Core request, so the self-host's endpoints and the

@@ -49,6 +49,7 @@ public sealed class MemoryApiTests(ServiceFactory service) : IClassFixture<Servi
         var put = await _http.PutAsync($"/api/users/{user}/memory/core/human", Json("""{"value":"小明, a data scientist who likes Python"}"""));
         var etag = put.Headers.ETag!.Tag;
         await Ok(put);
+        Assert.Equal(etag, (string?)(await Ok(await _http.GetAsync($"/api/users/{user}/memory/core")))["etag"]);
         await Ok(await _http.PutAsync($"/api/users/{user}/memory/core/human", Json("""{"value":"小明"}""")));
 
         var stale = new HttpRequestMessage(HttpMethod.Put, $"/api/users/{user}/memory/core/human") { Content = Json("""{"value":"overwritten"}""") };
@@ -57,6 +58,7 @@ public sealed class MemoryApiTests(ServiceFactory service) : IClassFixture<Servi
 
         var core = await Ok(await _http.GetAsync($"/api/users/{user}/memory/core"));
         Assert.Equal("小明", (string?)core["blocks"]!.AsArray().Single(b => (string?)b!["label"] == "human")!["value"]);
+        Assert.NotNull((string?)core["etag"]);
         Assert.NotEqual(etag, (string?)core["etag"]);
     }
 
@@ -271,6 +273,7 @@ public sealed class MemoryApiTests(ServiceFactory service) : IClassFixture<Servi
 
         Assert.Empty(await Archive(user));
         var core = await Ok(await _http.GetAsync($"/api/users/{user}/memory/core"));
+        Assert.True(core.ContainsKey("etag"));
         Assert.Null((string?)core["etag"]);
         Assert.Single(await Archive(other));
     }

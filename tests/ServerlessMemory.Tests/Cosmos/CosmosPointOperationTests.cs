@@ -299,4 +299,18 @@ public sealed class CosmosPointOperationTests(LocalCosmosServer server)
         Assert.Equal("POST", batch.Method);
         Assert.Null(await Store.GetCoreAsync(user));
     }
+
+    [LocalCosmosFact]
+    public async Task A_commit_of_one_write_is_a_point_operation()
+    {
+        var user = NewUser();
+        var before = server.Requests.Count;
+
+        var etag = await Store.CommitAsync(user, new() { Core = Core("小明", null) });
+
+        var write = Assert.Single(server.Requests.Skip(before), r => r.Method != "GET");
+        Assert.False(write.IsBatch);
+        Assert.Equal(etag, (await Store.GetCoreAsync(user))!.ETag);
+        Assert.Equal("小明", (await Store.GetCoreAsync(user))!.Find("human")!.Value);
+    }
 }

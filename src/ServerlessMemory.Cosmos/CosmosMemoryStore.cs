@@ -97,7 +97,7 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
         }
         finally
         {
-            LogCommit(userId, writes.Count, batches.Count, meter);
+            LogCommit(userId, writes.Count, writes.Count == 1 ? 0 : batches.Count, meter);
         }
         return changes.Core is null ? null : etag;
     }

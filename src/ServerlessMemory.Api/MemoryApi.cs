@@ -97,9 +97,7 @@ public static partial class MemoryApi
         Run(request, userId, async (services, engine) =>
         {
             CheckLabel(label);
-            var core = await engine.GetCoreAsync(userId, cancellationToken);
-            if (core.Find(label) is not null)
-                await engine.EditCoreAsync(userId, new DeleteBlock(label), IfMatch(request), cancellationToken);
+            await engine.EditCoreAsync(userId, new DeleteBlock(label), IfMatch(request), cancellationToken);
             return TypedResults.NoContent();
         });
 

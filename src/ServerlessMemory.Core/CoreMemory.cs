@@ -115,5 +115,5 @@ public sealed record SetBlock(string Label, string Value, string? Description, i
 
 public sealed record DeleteBlock(string Label) : CoreEdit(Label)
 {
-    public override CoreMemory ApplyTo(CoreMemory core, MemoryLimits limits) => core.Without(Label);
+    public override CoreMemory ApplyTo(CoreMemory core, MemoryLimits limits) => core.Find(Label) is null ? core : core.Without(Label);
 }

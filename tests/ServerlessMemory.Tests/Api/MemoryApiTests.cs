@@ -75,6 +75,19 @@ public sealed class MemoryApiTests(ServiceFactory service) : IClassFixture<Servi
         Assert.DoesNotContain("project", core["blocks"]!.AsArray().Select(b => (string?)b!["label"]));
     }
 
+    [Fact]
+    public async Task Deleting_a_block_that_is_not_there_writes_nothing()
+    {
+        var user = NewUser();
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _http.DeleteAsync($"/api/users/{user}/memory/core/nothing")).StatusCode);
+
+        var core = await Ok(await _http.GetAsync($"/api/users/{user}/memory/core"));
+        Assert.True(core.ContainsKey("etag"));
+        Assert.Null((string?)core["etag"]);
+        Assert.Equal(5, core["blocks"]!.AsArray().Count);
+    }
+
     [Theory]
     [InlineData("human", """{"value":"%LONG%"}""", "value")]
     [InlineData("human", """{"value":"x","limit":0}""", "limit")]

@@ -18,6 +18,8 @@ public static class ApiRoutes
     [
         new("Health", "GET", "health", AccessLevel.Anonymous),
         new("Chat", "POST", "users/{userId}/chat", AccessLevel.Function),
+        new("Context", "POST", "users/{userId}/context", AccessLevel.Function),
+        new("Turns", "POST", "users/{userId}/turns", AccessLevel.Function),
         new("GetCoreMemory", "GET", "users/{userId}/memory/core", AccessLevel.Function),
         new("PutCoreBlock", "PUT", "users/{userId}/memory/core/{label}", AccessLevel.Function),
         new("DeleteCoreBlock", "DELETE", "users/{userId}/memory/core/{label}", AccessLevel.Function),

@@ -88,6 +88,8 @@ public static class ServerlessMemoryExtensions
     {
         ["Health"] = MemoryApi.Health,
         ["Chat"] = MemoryApi.Chat,
+        ["Context"] = MemoryApi.Context,
+        ["Turns"] = MemoryApi.Turns,
         ["GetCoreMemory"] = MemoryApi.GetCoreMemory,
         ["PutCoreBlock"] = MemoryApi.PutCoreBlock,
         ["DeleteCoreBlock"] = MemoryApi.DeleteCoreBlock,

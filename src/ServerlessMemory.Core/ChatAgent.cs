@@ -35,46 +35,26 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         if (message.Length > engine.Limits.MessageChars)
             throw new MemoryValidationException("message", $"'message' has {message.Length} characters; at most {engine.Limits.MessageChars} are allowed.");
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.TurnTimeout);
-        try
-        {
-            return await RunTurnAsync(userId, sessionId, message, timeout.Token);
-        }
-        catch (OperationCanceledException e) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            throw new ModelUnavailableException($"The turn took longer than {_options.TurnTimeout.TotalSeconds:F0} s; nothing was changed.", null, e);
-        }
+        return await WithTurnTimeoutAsync(ct => RunTurnAsync(userId, sessionId, message, ct), cancellationToken);
     }
 
     private async Task<ChatTurnResult> RunTurnAsync(string userId, string sessionId, string message, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         var turnId = Guid.CreateVersion7().ToString("N");
-        var work = engine.Begin(userId, sessionId);
-
         // 1. Memory, all at once: core, the session's recent history and summary, recalled archive items.
-        var coreTask = engine.Store.GetCoreAsync(userId, ct);
-        var historyTask = engine.Store.ListMessagesAsync(userId, sessionId, _options.WindowMessages * 2, null, ct);
-        var sessionTask = engine.Store.GetSessionAsync(userId, sessionId, ct);
-        var recallTask = work.SearchArchiveAsync(message, _options.RecallTop, ct);
-        await Task.WhenAll(coreTask, historyTask, sessionTask, recallTask);
-        var (core, history, session, recalled) = (coreTask.Result, historyTask.Result.Items, sessionTask.Result, recallTask.Result);
-        work.UseCore(core);
+        var loaded = await LoadAsync(userId, sessionId, message, history: true, ct);
+        var (work, session, recalled) = (loaded.Work, loaded.Session, loaded.Recalled);
         var coreView = await work.GetCoreAsync(ct);
 
         // 2. The prompt, inside its budget.
         var system = Prompt.System(coreView, recalled, session?.Summary);
-        var left = _options.PromptTokens - Prompt.CountTokens(system) - Prompt.CountTokens(message) - 8;
-        var window = Prompt.Window(history, _options.WindowMessages, Math.Max(0, left));
-        var leaving = history.Skip(window.Count)
-            .Where(m => session?.SummarizedThrough is not { } through || m.CreatedAt > through)
-            .Reverse().ToList();
+        var (window, leaving) = Plan(loaded.History, session, _options.PromptTokens - Prompt.CountTokens(system) - Prompt.CountTokens(message));
 
         // 3. Extraction beside the main call (the seed waits for it first); a summary fold beside both.
         var extraction = ExtractAsync(coreView, message, ct);
         if (_options.SequentialExtraction) await extraction.ContinueWith(_ => { }, TaskScheduler.Default);
-        var fold = leaving.Count > 0 ? FoldAsync(session, leaving, ct) : Task.FromResult<(SessionState?, UsageDetails?)>((null, null));
+        var fold = FoldIfLeavingAsync(session, leaving, ct);
         var main = MainAsync(Prompt.Messages(system, window, message), work, ct);
 
         ChatResponse response;
@@ -89,11 +69,7 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
 
         // The unit of work is single-threaded: extraction's proposals apply after the tool loop.
         var (extracted, extractionUsage) = await extraction;
-        if (extracted is not null)
-        {
-            var dropped = await MemoryExtraction.ApplyAsync(work, extracted, ct);
-            if (dropped > 0) LogDropped(logger, dropped, userId);
-        }
+        await ApplyExtractionAsync(work, extracted, userId, ct);
         var (folded, foldUsage) = await fold;
         if (folded is not null) work.SetSession(folded);
 
@@ -129,8 +105,7 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
     {
         try
         {
-            var response = await models!.Extraction.GetResponseAsync(MemoryExtraction.Request(core, message), MemoryExtraction.Options(models.ExtractionModel), ct);
-            return (response.Text, response.Usage ?? new UsageDetails());
+            return await ExtractOrThrowAsync(core, message, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {

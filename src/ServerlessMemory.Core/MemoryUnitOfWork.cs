@@ -143,6 +143,9 @@ public sealed class MemoryUnitOfWork
         return ranked;
     }
 
+    /// <summary>Takes back the access a search counted for a stored item the caller was not given after all.</summary>
+    public void ForgetAccess(string id) => _accesses.Remove(id);
+
     public void AddMessage(string role, string content, string turnId)
     {
         var now = _engine.Now();

@@ -45,7 +45,9 @@ internal static class ModelClients
                 {
                     f.MaximumIterationsPerRequest = turn.MaxToolSteps;
                     f.IncludeDetailedErrors = false;
+                    f.AdditionalTools = MemoryTools.AliasTools;
                 });
+                builder.Use(inner => new ToolCallIdChatClient(inner));
             }
             return builder.Use(inner => new ModelRetryChatClient(inner, options.MaxRetries, options.MaxRetryDelay, TimeProvider.System)).Build();
         }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,7 +10,7 @@ namespace ServerlessMemory.Core;
 /// <summary>The models a turn uses: the main model with tool calling, and the small one for extraction and summaries.</summary>
 public sealed record ChatModels(IChatClient Chat, IChatClient Extraction, string ChatModel, string ExtractionModel);
 
-public sealed record ToolCallRecord(string Name, IDictionary<string, object?>? Arguments, object? Result);
+public sealed record ToolCallRecord(string Name, JsonNode? Arguments, JsonNode? Result);
 
 public sealed record TurnUsage(int ModelCalls, long PromptTokens, long CompletionTokens);
 
@@ -77,9 +78,10 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         work.AddMessage("user", message, turnId);
         work.AddMessage("assistant", reply, turnId);
         var updates = work.Updates.ToList();
+        // Everything the answer reports is made before the commit: once committed, the turn cannot fail.
+        var calls = ToolCalls(response);
         await work.CommitAsync(ct);
 
-        var calls = ToolCalls(response);
         var usage = new TurnUsage(
             response.Messages.Count(m => m.Role == ChatRole.Assistant) + (extractionUsage is null ? 0 : 1) + (foldUsage is null ? 0 : 1),
             (response.Usage?.InputTokenCount ?? 0) + (extractionUsage?.InputTokenCount ?? 0) + (foldUsage?.InputTokenCount ?? 0),
@@ -135,14 +137,44 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         }
     }
 
+    /// <summary>
+    /// Each call with its result, as JSON. Calls and results are paired by id in order, so that ids
+    /// a model repeated or left out still pair each call with its own result and never throw.
+    /// </summary>
     private static List<ToolCallRecord> ToolCalls(ChatResponse response)
     {
-        var results = response.Messages.SelectMany(m => m.Contents).OfType<FunctionResultContent>().ToDictionary(r => r.CallId, r => r.Result);
+        var results = new Dictionary<string, Queue<object?>>(StringComparer.Ordinal);
+        foreach (var r in response.Messages.SelectMany(m => m.Contents).OfType<FunctionResultContent>())
+        {
+            if (!results.TryGetValue(r.CallId ?? "", out var queue)) results[r.CallId ?? ""] = queue = new();
+            queue.Enqueue(r.Result);
+        }
         return
         [
-            .. response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>()
-                .Select(c => new ToolCallRecord(c.Name, c.Arguments, results.GetValueOrDefault(c.CallId) is JsonElement e ? e : results.GetValueOrDefault(c.CallId))),
+            .. response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().Select(c =>
+            {
+                var result = results.TryGetValue(c.CallId ?? "", out var queue) && queue.Count > 0 ? queue.Dequeue() : null;
+                return new ToolCallRecord(c.Name, ToJson(c.Arguments), ToJson(result));
+            }),
         ];
+    }
+
+    private static JsonNode? ToJson(object? value)
+    {
+        try
+        {
+            return value switch
+            {
+                null => null,
+                JsonNode node => node.DeepClone(),
+                JsonElement element => JsonNode.Parse(element.GetRawText()),
+                _ => JsonSerializer.SerializeToNode(value, AIJsonUtilities.DefaultOptions),
+            };
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException)
+        {
+            return JsonValue.Create(value?.ToString());
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Turn {TurnId} of {UserId}/{SessionId}: {ToolCalls} tool calls, {MemoryUpdates} memory updates, {ModelCalls} model calls, {PromptTokens} prompt tokens, {ElapsedMs} ms")]

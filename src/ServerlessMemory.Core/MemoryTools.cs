@@ -35,9 +35,30 @@ public static class MemoryTools
             """{"type":"object","properties":{"query":{"type":"string","minLength":1,"maxLength":1000},"limit":{"type":"integer","minimum":1,"maximum":50,"description":"How many messages to return (default 10)."}},"required":["query"],"additionalProperties":false}"""),
     ];
 
+    /// <summary>Letta's tool names with Letta's arguments, accepted by dispatch and by the chat turn's tool loop.</summary>
+    public static IReadOnlyList<MemoryToolDefinition> AliasDefinitions { get; } =
+    [
+        Define("core_memory_append", "Letta's name: append a line to a core memory block.",
+            """{"type":"object","properties":{"label":{"type":"string"},"content":{"type":"string"},"request_heartbeat":{"type":"boolean"}},"required":["label","content"],"additionalProperties":false}"""),
+        Define("core_memory_replace", "Letta's name: replace exact text in a core memory block.",
+            """{"type":"object","properties":{"label":{"type":"string"},"old_content":{"type":"string"},"new_content":{"type":"string"},"request_heartbeat":{"type":"boolean"}},"required":["label","old_content","new_content"],"additionalProperties":false}"""),
+        Define("archival_memory_insert", "Letta's name: store a memory in the archive.",
+            """{"type":"object","properties":{"content":{"type":"string"},"request_heartbeat":{"type":"boolean"}},"required":["content"],"additionalProperties":false}"""),
+        Define("archival_memory_search", "Letta's name: search the archive.",
+            """{"type":"object","properties":{"query":{"type":"string"},"page":{"type":"integer"},"top_k":{"type":"integer"},"request_heartbeat":{"type":"boolean"}},"required":["query"],"additionalProperties":false}"""),
+        Define("conversation_search", "Letta's name: search earlier messages.",
+            """{"type":"object","properties":{"query":{"type":"string"},"page":{"type":"integer"},"limit":{"type":"integer"},"request_heartbeat":{"type":"boolean"}},"required":["query"],"additionalProperties":false}"""),
+    ];
+
     /// <summary>Letta's tool names, accepted by dispatch.</summary>
-    public static IReadOnlyCollection<string> Aliases { get; } =
-        ["core_memory_append", "core_memory_replace", "archival_memory_insert", "archival_memory_search", "conversation_search"];
+    public static IReadOnlyCollection<string> Aliases { get; } = [.. AliasDefinitions.Select(d => d.Name)];
+
+    /// <summary>
+    /// Letta's names as functions the tool loop can call without offering them to the model (give
+    /// them to <c>FunctionInvokingChatClient.AdditionalTools</c>): a model trained on Letta's names
+    /// uses them anyway. Each acts on the unit of work of the turn's own bound tools.
+    /// </summary>
+    public static IList<AITool> AliasTools { get; } = [.. AliasDefinitions.Select(d => new BoundTool(d, null))];
 
     public static bool Exists(string name) => Definitions.Any(d => d.Name == name) || Aliases.Contains(name);
 
@@ -52,14 +73,14 @@ public static class MemoryTools
                 args.Allow("query", "top_k");
                 return await Search(work, args.String("query", 1, 1000)!, args.Int("top_k", 1, limits.MaxTop) ?? 5, cancellationToken);
             case "archival_memory_search":
-                args.Allow("query", "page", "top_k");
+                args.Allow("query", "page", "top_k", "request_heartbeat");
                 return await Search(work, args.String("query", 1, 1000)!, args.Int("top_k", 1, limits.MaxTop) ?? 5, cancellationToken);
 
             case ArchiveContent:
                 args.Allow("content", "type", "importance");
                 return await Archive(work, args.String("content", 1, limits.ArchiveChars)!, args.Type("type"), args.Number("importance", 0, 1), cancellationToken);
             case "archival_memory_insert":
-                args.Allow("content");
+                args.Allow("content", "request_heartbeat");
                 return await Archive(work, args.String("content", 1, limits.ArchiveChars)!, null, null, cancellationToken);
 
             case UpdateCoreMemory:
@@ -74,16 +95,16 @@ public static class MemoryTools
                 return await Edit(work, mode == "append" ? new AppendLine(field, value) : new ReplaceText(field, old, value), cancellationToken);
             }
             case "core_memory_append":
-                args.Allow("label", "content");
+                args.Allow("label", "content", "request_heartbeat");
                 return await Edit(work, new AppendLine(args.Label("label"), args.String("content", 0, limits.MaxBlockLimit)!), cancellationToken);
             case "core_memory_replace":
-                args.Allow("label", "old_content", "new_content");
+                args.Allow("label", "old_content", "new_content", "request_heartbeat");
                 return await Edit(work, new ReplaceText(args.Label("label"), args.String("old_content", 1, limits.MaxBlockLimit),
                     args.String("new_content", 0, limits.MaxBlockLimit)!), cancellationToken);
 
             case SearchConversation:
             case "conversation_search":
-                args.Allow("query", "limit", "page");
+                args.Allow("query", "limit", "page", "request_heartbeat");
                 return await Conversation(work, args.String("query", 1, 1000)!, args.Int("limit", 1, 50) ?? 10, cancellationToken);
 
             default:
@@ -211,19 +232,27 @@ public static class MemoryTools
         }
     }
 
-    /// <summary>A tool bound to a unit of work; a bad call's message goes back to the model, which can correct itself.</summary>
-    private sealed class BoundTool(MemoryToolDefinition definition, MemoryUnitOfWork work) : AIFunction
+    /// <summary>
+    /// A tool bound to a unit of work; a bad call's message goes back to the model, which can correct
+    /// itself. Without a unit of work of its own (Letta's names) it uses that of the bound tools the
+    /// current tool loop was given, so it still reaches only the turn's user.
+    /// </summary>
+    private sealed class BoundTool(MemoryToolDefinition definition, MemoryUnitOfWork? work) : AIFunction
     {
         public override string Name => definition.Name;
         public override string Description => definition.Description;
         public override JsonElement JsonSchema => definition.Parameters;
 
+        public MemoryUnitOfWork? Work => work;
+
         protected override async ValueTask<object?> InvokeCoreAsync(AIFunctionArguments arguments, CancellationToken cancellationToken)
         {
             var json = JsonSerializer.SerializeToElement(arguments.ToDictionary(), AIJsonUtilities.DefaultOptions);
+            var bound = work ?? FunctionInvokingChatClient.CurrentContext?.Options?.Tools?.OfType<BoundTool>().FirstOrDefault(t => t.Work is not null)?.Work;
+            if (bound is null) return new JsonObject { ["error"] = $"The tool '{Name}' is not available here." };
             try
             {
-                return await MemoryTools.InvokeAsync(work, Name, json, cancellationToken);
+                return await MemoryTools.InvokeAsync(bound, Name, json, cancellationToken);
             }
             catch (MemoryValidationException e)
             {

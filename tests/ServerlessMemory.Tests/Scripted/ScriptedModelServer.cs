@@ -14,9 +14,14 @@ namespace ServerlessMemory.Tests.Scripted;
 /// <summary>A request the scripted model received.</summary>
 public sealed record RecordedRequest(string Path, JsonObject Body);
 
-/// <summary>What the scripted model answers to a chat completion: text, tool calls, or a fault.</summary>
+/// <summary>
+/// What the scripted model answers to a chat completion: text, tool calls, or a fault. <c>CallIds</c>
+/// gives the tool calls' ids (a null entry leaves the id out), as a faulty model might send them;
+/// by default each call gets a fresh id.
+/// </summary>
 public sealed record ScriptedReply(string? Content = null, IReadOnlyList<(string Name, string ArgumentsJson)>? ToolCalls = null,
-    int Status = 200, TimeSpan Delay = default, string? RetryAfter = null, int PromptTokens = 10, int CompletionTokens = 5);
+    int Status = 200, TimeSpan Delay = default, string? RetryAfter = null, int PromptTokens = 10, int CompletionTokens = 5,
+    IReadOnlyList<string?>? CallIds = null);
 
 /// <summary>
 /// An OpenAI-compatible server on loopback, answering from a script: chat completions (with tool
@@ -106,11 +111,16 @@ public sealed class ScriptedModelServer : IAsyncDisposable
         var message = new JsonObject { ["role"] = "assistant", ["content"] = reply.Content };
         if (reply.ToolCalls is { Count: > 0 } calls)
         {
-            message["tool_calls"] = new JsonArray([.. calls.Select((c, i) => (JsonNode)new JsonObject
+            message["tool_calls"] = new JsonArray([.. calls.Select((c, i) =>
             {
-                ["id"] = $"call_{Guid.NewGuid():N}"[..16],
-                ["type"] = "function",
-                ["function"] = new JsonObject { ["name"] = c.Name, ["arguments"] = c.ArgumentsJson },
+                var call = new JsonObject
+                {
+                    ["id"] = reply.CallIds is { } ids ? (i < ids.Count ? ids[i] : null) : $"call_{Guid.NewGuid():N}"[..16],
+                    ["type"] = "function",
+                    ["function"] = new JsonObject { ["name"] = c.Name, ["arguments"] = c.ArgumentsJson },
+                };
+                if (call["id"] is null) call.Remove("id");
+                return (JsonNode)call;
             })]);
         }
         return Results.Json(new JsonObject

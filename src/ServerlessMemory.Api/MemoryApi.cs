@@ -137,13 +137,13 @@ public static partial class MemoryApi
                 return TypedResults.Ok(new PageDto<ArchiveItemDto>([.. found.Select(s => ArchiveItemDto.From(s.Item, s.Score))], null));
             }
             var limit = QueryInt(request, "limit", 1, engine.Limits.MaxPageSize) ?? 20;
-            var page = await engine.Store.ListArchiveAsync(userId, limit, Token(request), cancellationToken);
+            var page = await engine.ListArchiveAsync(userId, limit, Token(request), cancellationToken);
             return TypedResults.Ok(new PageDto<ArchiveItemDto>([.. page.Items.Select(i => ArchiveItemDto.From(i))], page.ContinuationToken));
         });
 
     public static Task<IResult> GetArchiveItem(HttpRequest request, string userId, string id, CancellationToken cancellationToken) =>
         Run(request, userId, async (services, engine) =>
-            await engine.Store.GetArchiveItemAsync(userId, id, cancellationToken) is { } item
+            await engine.GetArchiveItemAsync(userId, id, cancellationToken) is { } item
                 ? TypedResults.Ok(ArchiveItemDto.From(item))
                 : NotFound($"There is no archive memory '{id}'."));
 

@@ -14,11 +14,13 @@ public interface IMemoryStore
     Task<CoreMemory?> GetCoreAsync(string userId, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Applies the change set atomically. Archive adds whose id exists already are skipped. When it carries core memory, its ETag must match the
-    /// stored one (null: none stored yet), else <see cref="MemoryConflictException"/> and nothing is
-    /// written. Returns the new core ETag when core was written.
+    /// Applies the change set atomically. Archive adds whose id exists already are skipped, and so are
+    /// renewals whose stored item is no longer due (see <see cref="ArchiveRenewal"/>); the result names
+    /// them. When it carries core memory, its ETag must match the stored one (null: none stored yet),
+    /// else <see cref="MemoryConflictException"/> and nothing is written. The result carries the new
+    /// core ETag when core was written.
     /// </summary>
-    Task<string?> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default);
+    Task<CommitResult> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default);
 
     Task<ArchiveItem?> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default);
 

@@ -65,7 +65,22 @@ public sealed class MemoryEngine(
         var work = Begin(userId);
         var result = await work.AddArchiveAsync(memory, cancellationToken);
         await work.CommitAsync(cancellationToken);
+        // A concurrent request stored the same memory first: it is not new, and what is stored is theirs.
+        if (result.Created && work.SkippedAdds.TryGetValue(result.Item.Id, out var stored) && stored is not null)
+            return (stored, false);
         return result;
+    }
+
+    /// <summary>The item, or null when it is absent or already forgotten (past its forgetAt, before the sweep removes it).</summary>
+    public async Task<ArchiveItem?> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default) =>
+        await Store.GetArchiveItemAsync(userId, id, cancellationToken) is { } item && !MemoryUnitOfWork.IsForgotten(item, Now()) ? item : null;
+
+    /// <summary>Newest first, without forgotten items (so a page may hold fewer than <paramref name="limit"/>).</summary>
+    public async Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default)
+    {
+        var page = await Store.ListArchiveAsync(userId, limit, continuationToken, cancellationToken);
+        var now = Now();
+        return page with { Items = [.. page.Items.Where(i => !MemoryUnitOfWork.IsForgotten(i, now))] };
     }
 
     /// <summary>Ranks the user's archive for a query and counts each returned item as accessed.</summary>
@@ -79,7 +94,7 @@ public sealed class MemoryEngine(
 
     public async Task<bool> DeleteArchiveAsync(string userId, string id, CancellationToken cancellationToken = default)
     {
-        if (await Store.GetArchiveItemAsync(userId, id, cancellationToken) is null) return false;
+        if (await GetArchiveItemAsync(userId, id, cancellationToken) is null) return false;
         await Store.CommitAsync(userId, new MemoryChangeSet { ArchiveDeletes = [id] }, cancellationToken);
         return true;
     }

@@ -18,6 +18,9 @@ public sealed class MemoryUnitOfWork
     private readonly MemoryEngine _engine;
     private readonly List<CoreEdit> _coreEdits = [];
     private readonly Dictionary<string, ArchiveItem> _adds = [];
+    /// <summary>Adds that take the place of a stored memory already forgotten, with the time it was due by.</summary>
+    private readonly Dictionary<string, DateTimeOffset> _renewing = [];
+    private readonly Dictionary<string, ArchiveItem?> _skipped = [];
     private readonly Dictionary<string, ArchiveAccess> _accesses = [];
     private readonly List<ConversationMessage> _messages = [];
     private readonly List<MemoryUpdate> _updates = [];
@@ -37,6 +40,12 @@ public sealed class MemoryUnitOfWork
 
     public string UserId { get; }
     public string SessionId { get; }
+
+    /// <summary>
+    /// Adds the last commit skipped because the same memory was stored meanwhile (by a concurrent
+    /// request), with the stored item: the add is not new, and the stored item is what to report.
+    /// </summary>
+    public IReadOnlyDictionary<string, ArchiveItem?> SkippedAdds => _skipped;
     public IReadOnlyList<MemoryUpdate> Updates => _updates;
     public MemoryEngine Engine => _engine;
 
@@ -86,10 +95,13 @@ public sealed class MemoryUnitOfWork
         var content = memory.Content.Trim();
         var id = LexicalTerms.ContentHash(content);
         if (_adds.TryGetValue(id, out var pending)) return (pending, false);
-        if (await _engine.Store.GetArchiveItemAsync(UserId, id, cancellationToken) is { } existing)
-            return (existing, false);
-
         var now = _engine.Now();
+        var existing = await _engine.Store.GetArchiveItemAsync(UserId, id, cancellationToken);
+        if (existing is not null && !IsForgotten(existing, now)) return (existing, false);
+        // A stored memory past its forgetAt is forgotten already (the sweep just has not removed it):
+        // the same content now is a new memory, which takes its place.
+        if (existing is not null) _renewing[id] = now;
+
         var createdAt = memory.CreatedAt ?? now;
         var item = new ArchiveItem
         {
@@ -102,7 +114,8 @@ public sealed class MemoryUnitOfWork
             Metadata = memory.Metadata ?? new Dictionary<string, string>(),
             Embedding = await _engine.EmbedAsync(content, cancellationToken),
         };
-        item = item with { ForgetAt = _engine.Decay.ForgetAt(item) };
+        // To the millisecond, as the stores keep times: the item reported is the item a read returns.
+        item = item with { ForgetAt = _engine.Decay.ForgetAt(item) is { } forgetAt ? forgetAt.AddTicks(-(forgetAt.Ticks % TimeSpan.TicksPerMillisecond)) : null };
         _adds[id] = item;
         _updates.Add(new("archive", "insert", null, id, content));
         return (item, true);
@@ -125,7 +138,7 @@ public sealed class MemoryUnitOfWork
             .Concat(_adds.Values.Select(a => new ArchiveCandidate(a, Similarity(vector, a.Embedding))));
 
         var ranked = candidates
-            .Where(c => c.Item.ForgetAt is not { } forgetAt || forgetAt > now)
+            .Where(c => !IsForgotten(c.Item, now))
             .Select(c => new ScoredItem(c.Item, _engine.Decay.Score(c.Item, Relevance(terms, c), now)))
             .Where(s => s.Score.Relevance > 0)
             .OrderByDescending(s => s.Score.Total)
@@ -177,7 +190,8 @@ public sealed class MemoryUnitOfWork
             var changes = new MemoryChangeSet
             {
                 Core = _coreEdits.Count > 0 ? _core! with { ETag = _etagRequired ? _requiredETag : _storedCore?.ETag } : null,
-                ArchiveAdds = [.. _adds.Values],
+                ArchiveAdds = [.. _adds.Values.Where(a => !_renewing.ContainsKey(a.Id))],
+                ArchiveRenewals = [.. _adds.Values.Where(a => _renewing.ContainsKey(a.Id)).Select(a => new ArchiveRenewal(a, _renewing[a.Id]))],
                 Accesses = [.. _accesses.Values],
                 Messages = [.. _messages],
                 Session = _session,
@@ -185,14 +199,29 @@ public sealed class MemoryUnitOfWork
             if (changes.IsEmpty) return;
             try
             {
-                var etag = await _engine.Store.CommitAsync(UserId, changes, cancellationToken);
+                var result = await _engine.Store.CommitAsync(UserId, changes, cancellationToken);
                 if (changes.Core is not null)
                 {
-                    _core = _core! with { ETag = etag };
+                    _core = _core! with { ETag = result.ETag };
                     _storedCore = _core;
                     _coreEdits.Clear();
                 }
+                _skipped.Clear();
+                var again = new List<ArchiveItem>();
+                foreach (var id in result.SkippedArchiveIds)
+                {
+                    var stored = await _engine.Store.GetArchiveItemAsync(UserId, id, cancellationToken);
+                    // A renewal finds nothing to renew when the sweep removed the forgotten item meanwhile: then it is an add.
+                    if (stored is null && _renewing.ContainsKey(id) && _adds.TryGetValue(id, out var renewal)) again.Add(renewal);
+                    else _skipped[id] = stored;
+                }
+                if (again.Count > 0)
+                {
+                    var added = await _engine.Store.CommitAsync(UserId, new MemoryChangeSet { ArchiveAdds = again }, cancellationToken);
+                    foreach (var id in added.SkippedArchiveIds) _skipped[id] = await _engine.Store.GetArchiveItemAsync(UserId, id, cancellationToken);
+                }
                 _adds.Clear();
+                _renewing.Clear();
                 _accesses.Clear();
                 _messages.Clear();
                 _session = null;
@@ -217,6 +246,9 @@ public sealed class MemoryUnitOfWork
             }
         }
     }
+
+    /// <summary>Past its forgetting point: gone for every reader, whether or not the sweep has removed it yet.</summary>
+    internal static bool IsForgotten(ArchiveItem item, DateTimeOffset now) => item.ForgetAt is { } forgetAt && forgetAt <= now;
 
     private double Relevance(IReadOnlyList<string> terms, ArchiveCandidate candidate)
     {

@@ -39,17 +39,31 @@ public sealed record ArchiveCandidate(ArchiveItem Item, double? VectorSimilarity
 /// <summary>An access to count: the store increments the count and sets the other two.</summary>
 public sealed record ArchiveAccess(string Id, DateTimeOffset At, DateTimeOffset? ForgetAt);
 
+/// <summary>
+/// A memory that takes the place of the stored one of the same id, which is already past its
+/// <c>forgetAt</c> (forgotten, though the sweep has not removed it yet). The store writes it only if
+/// the stored one is still due by <see cref="DueBy"/>, else skips it; when none is stored it is an add.
+/// </summary>
+public sealed record ArchiveRenewal(ArchiveItem Item, DateTimeOffset DueBy);
+
+/// <summary>What a commit wrote: the new core ETag, when it wrote core, and the archive adds and renewals it skipped because their id was taken.</summary>
+public sealed record CommitResult(string? ETag, IReadOnlyList<string> SkippedArchiveIds)
+{
+    public static CommitResult None { get; } = new(null, []);
+}
+
 /// <summary>Everything one request wrote, committed at once or not at all.</summary>
 public sealed record MemoryChangeSet
 {
     /// <summary>The new core memory, with the ETag it must replace (null: the user has none yet).</summary>
     public CoreMemory? Core { get; init; }
     public IReadOnlyList<ArchiveItem> ArchiveAdds { get; init; } = [];
+    public IReadOnlyList<ArchiveRenewal> ArchiveRenewals { get; init; } = [];
     public IReadOnlyList<string> ArchiveDeletes { get; init; } = [];
     public IReadOnlyList<ArchiveAccess> Accesses { get; init; } = [];
     public IReadOnlyList<ConversationMessage> Messages { get; init; } = [];
     public SessionState? Session { get; init; }
 
-    public bool IsEmpty => Core is null && ArchiveAdds.Count == 0 && ArchiveDeletes.Count == 0 &&
+    public bool IsEmpty => Core is null && ArchiveAdds.Count == 0 && ArchiveRenewals.Count == 0 && ArchiveDeletes.Count == 0 &&
                            Accesses.Count == 0 && Messages.Count == 0 && Session is null;
 }

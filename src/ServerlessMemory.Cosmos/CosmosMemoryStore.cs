@@ -72,14 +72,15 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
     /// write is one that a retry of the same change set skips or repeats harmlessly (creates of what
     /// exists and deletes of what is gone are dropped), except access counts, which may count twice.
     /// </summary>
-    public async Task<string?> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default)
+    public async Task<CommitResult> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(changes);
-        if (changes.IsEmpty) return null;
+        if (changes.IsEmpty) return CommitResult.None;
         var meter = RequestMeter.Start();
         var writes = CosmosWrite.Plan(userId, changes);
         var batches = CosmosWrite.Split(writes);
         string? etag = null;
+        var skipped = new List<string>();
         try
         {
             if (writes.Count == 1)
@@ -88,25 +89,27 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
                 var single = await ExecuteAsync(userId, writes[0], cancellationToken);
                 meter.Add(single.RequestCharge);
                 if (single.IsSuccess && writes[0].Kind == WriteKind.Core) etag = single.ETag;
+                if (!single.IsSuccess && writes[0].ArchiveId is { } id) skipped.Add(id);
             }
             else
             {
                 foreach (var batch in batches)
-                    etag = await ExecuteBatchAsync(userId, batch, meter, cancellationToken) ?? etag;
+                    etag = await ExecuteBatchAsync(userId, batch, meter, cancellationToken, skipped) ?? etag;
             }
         }
         finally
         {
             LogCommit(userId, writes.Count, writes.Count == 1 ? 0 : batches.Count, meter);
         }
-        return changes.Core is null ? null : etag;
+        return new(changes.Core is null ? null : etag, skipped);
     }
 
     /// <summary>
     /// Runs one batch; returns the new core ETag when it wrote core. A write that failed only because
     /// its target exists already or is gone is dropped and the batch sent again without it.
     /// </summary>
-    internal async Task<string?> ExecuteBatchAsync(string userId, IReadOnlyList<CosmosWrite> writes, RequestMeter meter, CancellationToken cancellationToken)
+    internal async Task<string?> ExecuteBatchAsync(string userId, IReadOnlyList<CosmosWrite> writes, RequestMeter meter, CancellationToken cancellationToken,
+        List<string>? skippedArchiveIds = null)
     {
         var container = await ContainerAsync(cancellationToken);
         var partitionKey = new PartitionKey(userId);
@@ -137,6 +140,7 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
                     $"The transactional batch for user '{userId}' failed with {(int)status} at {(whole ? $"the batch of {pending.Count}" : pending[failed].ToString())}: {response.ErrorMessage}",
                     status, 0, response.ActivityId, response.RequestCharge);
             LogSkipped(userId, pending[failed].ToString(), (int)status);
+            if (pending[failed].ArchiveId is { } skipped) skippedArchiveIds?.Add(skipped);
             pending.RemoveAt(failed);
         }
         return null;

@@ -14,6 +14,8 @@ internal enum WriteKind
     /// <summary>A delete of an archive item (or, when erasing a user, of any document).</summary>
     Delete,
     ArchiveCreate,
+    /// <summary>A patch of every field of an item already forgotten, only if it still is (a filter predicate on <c>forgetAt</c>).</summary>
+    ArchiveRenew,
     /// <summary>A patch: increment <c>accessCount</c>, set <c>lastAccessedAt</c> and <c>forgetAt</c>.</summary>
     ArchiveAccess,
     MessageCreate,
@@ -32,8 +34,10 @@ internal sealed class CosmosWrite
     private readonly byte[]? _body;
     private readonly IReadOnlyList<PatchOperation>? _patch;
 
-    private CosmosWrite(WriteKind kind, string documentId, byte[]? body, IReadOnlyList<PatchOperation>? patch, string? ifMatch, int patchBytes = 0)
+    private CosmosWrite(WriteKind kind, string documentId, byte[]? body, IReadOnlyList<PatchOperation>? patch, string? ifMatch, int patchBytes = 0,
+        string? filterPredicate = null)
     {
+        FilterPredicate = filterPredicate;
         Kind = kind;
         DocumentId = documentId;
         _body = body;
@@ -53,6 +57,11 @@ internal sealed class CosmosWrite
     /// <summary>Core and session are written with optimistic concurrency; a failure there is the caller's conflict.</summary>
     public bool CanConflict => Kind is WriteKind.Core or WriteKind.Session;
     public IReadOnlyList<PatchOperation>? Patch => _patch;
+    /// <summary>The condition a patch is applied under (Cosmos DB answers 412 when it does not hold).</summary>
+    public string? FilterPredicate { get; }
+    /// <summary>The archive item an add or a renewal writes: what the commit reports when it was skipped.</summary>
+    public string? ArchiveId => Kind is WriteKind.ArchiveCreate or WriteKind.ArchiveRenew
+        ? DocumentIds.Unescape(DocumentId[ArchiveDocument.Prefix.Length..]) : null;
 
     public static CosmosWrite Core(string userId, CoreMemory core) =>
         new(WriteKind.Core, CoreDocument.DocumentId, CosmosJson.Serialize(CoreDocument.From(userId, core)), null, core.ETag);
@@ -62,6 +71,25 @@ internal sealed class CosmosWrite
 
     public static CosmosWrite ArchiveCreate(string userId, ArchiveItem item) =>
         new(WriteKind.ArchiveCreate, ArchiveDocument.DocumentId(item.Id), CosmosJson.Serialize(ArchiveDocument.From(userId, item)), null, null);
+
+    /// <summary>Writes every field of the item over a stored one that is forgotten by <c>dueBy</c> (9 of the 10 operations a patch may hold; terms are those of the same content).</summary>
+    public static CosmosWrite ArchiveRenew(string userId, ArchiveRenewal renewal)
+    {
+        var d = ArchiveDocument.From(userId, renewal.Item);
+        var body = CosmosJson.Serialize(d);
+        return new(WriteKind.ArchiveRenew, d.Id, null,
+        [
+            PatchOperation.Set("/content", d.Content),
+            PatchOperation.Set("/memoryType", d.MemoryType),
+            PatchOperation.Set("/importance", d.Importance),
+            PatchOperation.Set("/createdAt", d.CreatedAt),
+            PatchOperation.Set("/lastAccessedAt", d.LastAccessedAt),
+            PatchOperation.Set("/accessCount", d.AccessCount),
+            PatchOperation.Set("/metadata", d.Metadata),
+            PatchOperation.Set("/embedding", d.Embedding),
+            PatchOperation.Set("/forgetAt", d.ForgetAt),
+        ], null, patchBytes: body.Length, filterPredicate: $"FROM c WHERE c.forgetAt <= '{CosmosTime.Format(renewal.DueBy)}'");
+    }
 
     public static CosmosWrite ArchiveDelete(string itemId) => Delete(ArchiveDocument.DocumentId(itemId));
 
@@ -94,6 +122,8 @@ internal sealed class CosmosWrite
         foreach (var id in changes.ArchiveDeletes)
             if (deleted.Add(id)) writes.Add(ArchiveDelete(id));
         var added = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var renewal in changes.ArchiveRenewals)
+            if (!deleted.Contains(renewal.Item.Id) && added.Add(renewal.Item.Id)) writes.Add(ArchiveRenew(userId, renewal));
         foreach (var item in changes.ArchiveAdds)
             if (!deleted.Contains(item.Id) && added.Add(item.Id)) writes.Add(ArchiveCreate(userId, item));
         foreach (var access in changes.Accesses)
@@ -135,8 +165,8 @@ internal sealed class CosmosWrite
             case WriteKind.Delete:
                 batch.DeleteItem(DocumentId, NoContent);
                 break;
-            case WriteKind.ArchiveAccess:
-                batch.PatchItem(DocumentId, _patch!, new TransactionalBatchPatchItemRequestOptions { EnableContentResponseOnWrite = false });
+            case WriteKind.ArchiveAccess or WriteKind.ArchiveRenew:
+                batch.PatchItem(DocumentId, _patch!, new TransactionalBatchPatchItemRequestOptions { EnableContentResponseOnWrite = false, FilterPredicate = FilterPredicate });
                 break;
             default:
                 if (IsCreate) batch.CreateItemStream(new MemoryStream(_body!, writable: false), NoContent);
@@ -153,8 +183,8 @@ internal sealed class CosmosWrite
         using var response = Kind switch
         {
             WriteKind.Delete => await container.DeleteItemStreamAsync(DocumentId, partitionKey, options, cancellationToken),
-            WriteKind.ArchiveAccess => await container.PatchItemStreamAsync(DocumentId, partitionKey, _patch!,
-                new PatchItemRequestOptions { EnableContentResponseOnWrite = false }, cancellationToken),
+            WriteKind.ArchiveAccess or WriteKind.ArchiveRenew => await container.PatchItemStreamAsync(DocumentId, partitionKey, _patch!,
+                new PatchItemRequestOptions { EnableContentResponseOnWrite = false, FilterPredicate = FilterPredicate }, cancellationToken),
             _ when IsCreate => await container.CreateItemStreamAsync(new MemoryStream(_body!, writable: false), partitionKey, options, cancellationToken),
             _ => await container.ReplaceItemStreamAsync(new MemoryStream(_body!, writable: false), DocumentId, partitionKey,
                 new ItemRequestOptions { IfMatchEtag = IfMatch, EnableContentResponseOnWrite = false }, cancellationToken),
@@ -173,6 +203,8 @@ internal sealed class CosmosWrite
         HttpStatusCode.Conflict or HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound when CanConflict => WriteFailure.Conflict,
         HttpStatusCode.Conflict when IsCreate => WriteFailure.Skip,
         HttpStatusCode.NotFound when Kind is WriteKind.Delete or WriteKind.ArchiveAccess => WriteFailure.Skip,
+        // A renewal of an item no longer forgotten (renewed or read meanwhile) or gone (swept) is skipped; the engine re-reads it.
+        HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound when Kind is WriteKind.ArchiveRenew => WriteFailure.Skip,
         _ => WriteFailure.Error,
     };
 

@@ -46,32 +46,41 @@ public sealed class SqliteMemoryStore : IMemoryStore
         return new CoreMemory(blocks, reader.GetInt64(1).ToString(CultureInfo.InvariantCulture));
     }
 
-    public async Task<string?> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default)
+    public async Task<CommitResult> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default)
     {
-        if (changes.IsEmpty) return null;
+        if (changes.IsEmpty) return CommitResult.None;
         string? etag = null;
         var added = new List<(long Seq, ArchiveItem Item)>();
+        var skipped = new List<string>();
+        var renewed = false;
         await using var connection = Open();
         await using (var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
         {
             if (changes.Core is { } core) etag = await WriteCoreAsync(connection, userId, core, cancellationToken);
 
             var owner = Owner(userId);
+            foreach (var (item, dueBy) in changes.ArchiveRenewals)
+            {
+                // Only over an item still forgotten by then: a concurrent renewal or access wins, and this one is skipped.
+                await using var renew = Command(connection, """
+                    UPDATE archive SET content = $content, type = $type, importance = $importance, created_at = $created,
+                        last_accessed_at = $accessed, access_count = $count, metadata = $metadata, embedding = $embedding, forget_at = $forget
+                    WHERE user_id = $u AND id = $id AND forget_at <= $due
+                    RETURNING seq
+                    """, [.. ItemParameters(userId, item), ("$due", Ms(dueBy))]);
+                if (await renew.ExecuteScalarAsync(cancellationToken) is long seq)
+                {
+                    await ExecuteAsync(connection, "DELETE FROM archive_terms WHERE rowid = $seq; INSERT INTO archive_terms (rowid, terms) VALUES ($seq, $terms)",
+                        cancellationToken, ("$seq", seq), ("$terms", Indexed(owner, item.Content)));
+                    renewed = true;
+                }
+                else if (await InsertAsync(connection, userId, owner, item, cancellationToken) is { } inserted) added.Add((inserted, item));
+                else skipped.Add(item.Id);
+            }
             foreach (var item in changes.ArchiveAdds)
             {
-                await using var insert = Command(connection, """
-                    INSERT OR IGNORE INTO archive (user_id, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, embedding, forget_at)
-                    VALUES ($u, $id, $content, $type, $importance, $created, $accessed, $count, $metadata, $embedding, $forget)
-                    RETURNING seq
-                    """,
-                    ("$u", userId), ("$id", item.Id), ("$content", item.Content), ("$type", (int)item.Type),
-                    ("$importance", item.Importance), ("$created", Ms(item.CreatedAt)), ("$accessed", Ms(item.LastAccessedAt)),
-                    ("$count", item.AccessCount), ("$metadata", JsonSerializer.Serialize(item.Metadata, Json)),
-                    ("$embedding", item.Embedding is { } e ? VectorIndex.ToBlob(e) : null), ("$forget", Ms(item.ForgetAt)));
-                if (await insert.ExecuteScalarAsync(cancellationToken) is not long seq) continue; // the same memory is there already
-                await ExecuteAsync(connection, "INSERT INTO archive_terms (rowid, terms) VALUES ($seq, $terms)", cancellationToken,
-                    ("$seq", seq), ("$terms", Indexed(owner, item.Content)));
-                added.Add((seq, item));
+                if (await InsertAsync(connection, userId, owner, item, cancellationToken) is { } seq) added.Add((seq, item));
+                else skipped.Add(item.Id); // the same memory is there already
             }
 
             foreach (var id in changes.ArchiveDeletes)
@@ -119,13 +128,35 @@ public sealed class SqliteMemoryStore : IMemoryStore
         {
             if (_vectors.TryGetValue(userId, out var index))
             {
-                if (changes.ArchiveDeletes.Count > 0) _vectors.Remove(userId);
+                if (changes.ArchiveDeletes.Count > 0 || renewed) _vectors.Remove(userId);
                 else foreach (var (seq, item) in added)
                     if (item.Embedding is { } e) index.Add(seq, e.Span);
             }
         }
-        return etag;
+        return new(etag, skipped);
     }
+
+    /// <summary>Inserts an item and its terms; null when an item of that id is stored already.</summary>
+    private static async Task<long?> InsertAsync(SqliteConnection connection, string userId, string owner, ArchiveItem item, CancellationToken cancellationToken)
+    {
+        await using var insert = Command(connection, """
+            INSERT OR IGNORE INTO archive (user_id, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, embedding, forget_at)
+            VALUES ($u, $id, $content, $type, $importance, $created, $accessed, $count, $metadata, $embedding, $forget)
+            RETURNING seq
+            """, ItemParameters(userId, item));
+        if (await insert.ExecuteScalarAsync(cancellationToken) is not long seq) return null;
+        await ExecuteAsync(connection, "INSERT INTO archive_terms (rowid, terms) VALUES ($seq, $terms)", cancellationToken,
+            ("$seq", seq), ("$terms", Indexed(owner, item.Content)));
+        return seq;
+    }
+
+    private static (string, object?)[] ItemParameters(string userId, ArchiveItem item) =>
+    [
+        ("$u", userId), ("$id", item.Id), ("$content", item.Content), ("$type", (int)item.Type),
+        ("$importance", item.Importance), ("$created", Ms(item.CreatedAt)), ("$accessed", Ms(item.LastAccessedAt)),
+        ("$count", item.AccessCount), ("$metadata", JsonSerializer.Serialize(item.Metadata, Json)),
+        ("$embedding", item.Embedding is { } e ? VectorIndex.ToBlob(e) : null), ("$forget", Ms(item.ForgetAt)),
+    ];
 
     private static async Task<string> WriteCoreAsync(SqliteConnection connection, string userId, CoreMemory core, CancellationToken cancellationToken)
     {

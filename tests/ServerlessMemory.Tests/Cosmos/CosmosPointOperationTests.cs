@@ -306,7 +306,7 @@ public sealed class CosmosPointOperationTests(LocalCosmosServer server)
         var user = NewUser();
         var before = server.Requests.Count;
 
-        var etag = await Store.CommitAsync(user, new() { Core = Core("小明", null) });
+        var etag = (await Store.CommitAsync(user, new() { Core = Core("小明", null) })).ETag;
 
         var write = Assert.Single(server.Requests.Skip(before), r => r.Method != "GET");
         Assert.False(write.IsBatch);

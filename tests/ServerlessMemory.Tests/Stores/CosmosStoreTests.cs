@@ -33,6 +33,8 @@ public sealed class CosmosStoreTests(CosmosContractContainer container) : Memory
     [CosmosFact] public override Task Deleting_an_archive_item_removes_it_from_search() => base.Deleting_an_archive_item_removes_it_from_search();
     [CosmosFact] public override Task Deleting_a_user_removes_every_document() => base.Deleting_a_user_removes_every_document();
     [CosmosFact] public override Task The_sweep_forgets_what_is_due_and_nothing_else_and_can_run_again() => base.The_sweep_forgets_what_is_due_and_nothing_else_and_can_run_again();
+    [CosmosFact] public override Task A_commit_names_the_adds_it_skipped_because_their_id_was_taken() => base.A_commit_names_the_adds_it_skipped_because_their_id_was_taken();
+    [CosmosFact] public override Task A_renewal_replaces_a_forgotten_item_once_and_adds_one_that_is_gone() => base.A_renewal_replaces_a_forgotten_item_once_and_adds_one_that_is_gone();
 
     [Fact]
     public void Every_contract_test_is_overridden_to_skip_without_an_endpoint()

@@ -40,8 +40,8 @@ public abstract class MemoryStoreContract
     public virtual async Task Core_memory_round_trips_and_each_write_changes_its_etag()
     {
         var user = NewUser();
-        var first = await Store.CommitAsync(user, new() { Core = Core("小明", null) });
-        var second = await Store.CommitAsync(user, new() { Core = Core("小明, data scientist", first) });
+        var first = (await Store.CommitAsync(user, new() { Core = Core("小明", null) })).ETag;
+        var second = (await Store.CommitAsync(user, new() { Core = Core("小明, data scientist", first) })).ETag;
 
         var core = await Store.GetCoreAsync(user);
 
@@ -56,7 +56,7 @@ public abstract class MemoryStoreContract
     public virtual async Task A_stale_etag_conflicts_and_nothing_of_the_change_set_is_written()
     {
         var user = NewUser();
-        var first = await Store.CommitAsync(user, new() { Core = Core("one", null) });
+        var first = (await Store.CommitAsync(user, new() { Core = Core("one", null) })).ETag;
         await Store.CommitAsync(user, new() { Core = Core("two", first) });
 
         await Assert.ThrowsAsync<MemoryConflictException>(() => Store.CommitAsync(user, new()
@@ -269,5 +269,40 @@ public abstract class MemoryStoreContract
         Assert.Equal(["kept a"], (await Store.ListArchiveAsync(a, 10, null)).Items.Select(i => i.Content));
         Assert.Equal(["identity b"], (await Store.ListArchiveAsync(b, 10, null)).Items.Select(i => i.Content));
         Assert.Empty(await Store.FindArchiveCandidatesAsync(a, ["due"], null, 10));
+    }
+
+    [Fact]
+    public virtual async Task A_commit_names_the_adds_it_skipped_because_their_id_was_taken()
+    {
+        var user = NewUser();
+        await Store.CommitAsync(user, new() { ArchiveAdds = [Item("likes Python")] });
+
+        var result = await Store.CommitAsync(user, new() { ArchiveAdds = [Item("likes Python") with { Importance = 0.9 }, Item("likes tea")] });
+
+        Assert.Equal([LexicalTerms.ContentHash("likes Python")], result.SkippedArchiveIds);
+        Assert.Equal(2, (await Store.ListArchiveAsync(user, 10, null)).Items.Count);
+    }
+
+    [Fact]
+    public virtual async Task A_renewal_replaces_a_forgotten_item_once_and_adds_one_that_is_gone()
+    {
+        var user = NewUser();
+        var stale = Item("had a coffee", MemoryType.Trivial, forgetAt: T0.AddHours(-1), embedding: [1, 0, 0]);
+        await Store.CommitAsync(user, new() { ArchiveAdds = [stale] });
+        var renewed = Item("Had a coffee", MemoryType.Identity, created: T0.AddHours(1), embedding: [0, 1, 0]) with { ForgetAt = null, Importance = 1 };
+
+        var first = await Store.CommitAsync(user, new() { ArchiveRenewals = [new(renewed, T0)] });
+        var second = await Store.CommitAsync(user, new() { ArchiveRenewals = [new(renewed with { Importance = 0.2 }, T0)] });
+        var fresh = await Store.CommitAsync(user, new() { ArchiveRenewals = [new(Item("never stored"), T0)] });
+
+        Assert.Empty(first.SkippedArchiveIds);
+        Assert.Equal([stale.Id], second.SkippedArchiveIds);
+        Assert.Empty(fresh.SkippedArchiveIds);
+        var read = (await Store.GetArchiveItemAsync(user, stale.Id))!;
+        Assert.Equal(renewed with { Embedding = null }, read with { Metadata = renewed.Metadata });
+        Assert.Equal(["Had a coffee"], (await Store.FindArchiveCandidatesAsync(user, ["coffee"], null, 5)).Select(c => c.Item.Content));
+        Assert.Equal("Had a coffee", (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 0, 1, 0 }, 1)).Single().Item.Content);
+        Assert.True((await Store.FindArchiveCandidatesAsync(user, [], new float[] { 0, 1, 0 }, 1)).Single().VectorSimilarity > 0.99);
+        Assert.NotNull(await Store.GetArchiveItemAsync(user, LexicalTerms.ContentHash("never stored")));
     }
 }

@@ -1,5 +1,5 @@
 // Archive search and decay sweep on the embedded store, through the engine as the API calls it.
-// Usage: dotnet run -c Release --project bench/ServerlessMemory.Bench [-- search|chat|sweep|all] [--quick]
+// Usage: dotnet run -c Release --project bench/ServerlessMemory.Bench [-- search|chat|agent|sweep|all] [--quick]
 using System.Diagnostics;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -23,6 +23,8 @@ try
     }
     if (what is "chat" or "all")
         await ChatBench.RunAsync(directory, quick);
+    if (what is "agent" or "all")
+        await AgentBench.RunAsync(directory, quick);
     if (what is "sweep" or "all")
         await SweepBench(Path.Combine(directory, "sweep.db"), quick ? 100_000 : 1_000_000, due: 1_000);
 }

@@ -1,0 +1,199 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ServerlessMemory.Client;
+
+/// <summary>
+/// A typed client for every route of the ServerlessMemory API (both hosts serve the same surface).
+/// Error answers become <see cref="ServerlessMemoryException"/>s of the status's kind. Thread-safe;
+/// with <c>AddServerlessMemoryClient</c> it is a typed <see cref="HttpClient"/> client with resilience.
+/// </summary>
+public sealed class ServerlessMemoryClient
+{
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    private readonly HttpClient _http;
+    private readonly ServerlessMemoryClientOptions _options;
+    private readonly Uri? _baseAddress;
+
+    /// <param name="httpClient">Sends the requests; its <see cref="HttpClient.BaseAddress"/> is used when the options give none.</param>
+    /// <param name="options">Base address and keys; null: the HttpClient is set up already.</param>
+    public ServerlessMemoryClient(HttpClient httpClient, ServerlessMemoryClientOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(httpClient);
+        _http = httpClient;
+        _options = options ?? new ServerlessMemoryClientOptions();
+        _baseAddress = ServerlessMemoryClientOptions.Normalize(_options.BaseAddress ?? httpClient.BaseAddress);
+    }
+
+    // Health and chat
+
+    public Task<HealthStatus> GetHealthAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<HealthStatus>(HttpMethod.Get, "health", null, cancellationToken);
+
+    /// <summary>A chat turn run by the service with its own model and the user's memory.</summary>
+    public Task<ChatTurn> ChatAsync(string userId, string message, string? sessionId = null, CancellationToken cancellationToken = default) =>
+        SendAsync<ChatTurn>(HttpMethod.Post, $"{User(userId)}/chat", new { message, sessionId }, cancellationToken);
+
+    // Memory for agents that run their own loop
+
+    /// <summary>
+    /// What your prompt needs before your model call: core blocks, the archive memories recalled for
+    /// <paramref name="message"/> (counted as recalled), the session's summary, and all of it as one
+    /// system text; fitted to <paramref name="tokens"/> when given.
+    /// </summary>
+    public Task<MemoryContext> GetContextAsync(string userId, string message, string? sessionId = null, int? tokens = null,
+        CancellationToken cancellationToken = default) =>
+        SendAsync<MemoryContext>(HttpMethod.Post, $"{User(userId)}/context", new { message, sessionId, tokens }, cancellationToken);
+
+    /// <summary>Stores a turn your agent ran in the session and extracts what to remember from it; all or nothing.</summary>
+    public Task<RecordedTurn> RecordTurnAsync(string userId, IEnumerable<TurnMessage> messages, string? sessionId = null,
+        CancellationToken cancellationToken = default) =>
+        SendAsync<RecordedTurn>(HttpMethod.Post, $"{User(userId)}/turns", new { sessionId, messages = messages.ToList() }, cancellationToken);
+
+    // Core memory
+
+    public Task<CoreMemory> GetCoreMemoryAsync(string userId, CancellationToken cancellationToken = default) =>
+        SendAsync<CoreMemory>(HttpMethod.Get, $"{User(userId)}/memory/core", null, cancellationToken);
+
+    /// <summary>Writes a block; with <paramref name="ifMatch"/> (a <see cref="CoreMemory.ETag"/>) only if core memory did not change since.</summary>
+    public Task<MemoryBlock> PutCoreBlockAsync(string userId, string label, CoreBlockUpdate block, string? ifMatch = null,
+        CancellationToken cancellationToken = default) =>
+        SendAsync<MemoryBlock>(HttpMethod.Put, $"{User(userId)}/memory/core/{Escape(label)}", block, cancellationToken, ifMatch);
+
+    public Task DeleteCoreBlockAsync(string userId, string label, string? ifMatch = null, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"{User(userId)}/memory/core/{Escape(label)}", null, cancellationToken, ifMatch);
+
+    // Archive memory
+
+    public async Task<ArchiveAddResult> AddArchiveItemAsync(string userId, NewArchiveMemory memory, CancellationToken cancellationToken = default)
+    {
+        using var response = await SendRawAsync(HttpMethod.Post, $"{User(userId)}/memory/archive", memory, cancellationToken).ConfigureAwait(false);
+        var item = await ReadAsync<ArchiveItem>(response, cancellationToken).ConfigureAwait(false);
+        return new(item, response.StatusCode == HttpStatusCode.Created);
+    }
+
+    /// <summary>Ranked search; each item returned counts as a recall.</summary>
+    public async Task<IReadOnlyList<ArchiveItem>> SearchArchiveAsync(string userId, string query, int? top = null, CancellationToken cancellationToken = default) =>
+        (await SendAsync<Page<ArchiveItem>>(HttpMethod.Get,
+            $"{User(userId)}/memory/archive{Query(("query", query), ("top", top?.ToString(CultureInfo.InvariantCulture)))}", null, cancellationToken)
+            .ConfigureAwait(false)).Items;
+
+    /// <summary>The archive, newest first, a page at a time; no access is counted.</summary>
+    public Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int? limit = null, string? continuationToken = null,
+        CancellationToken cancellationToken = default) =>
+        SendAsync<Page<ArchiveItem>>(HttpMethod.Get,
+            $"{User(userId)}/memory/archive{Query(("limit", limit?.ToString(CultureInfo.InvariantCulture)), ("continuationToken", continuationToken))}",
+            null, cancellationToken);
+
+    public Task<ArchiveItem> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default) =>
+        SendAsync<ArchiveItem>(HttpMethod.Get, $"{User(userId)}/memory/archive/{Escape(id)}", null, cancellationToken);
+
+    public Task DeleteArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"{User(userId)}/memory/archive/{Escape(id)}", null, cancellationToken);
+
+    // Conversation and the user
+
+    /// <summary>The conversation, newest first; <paramref name="sessionId"/> null means every session.</summary>
+    public Task<Page<ConversationMessage>> ListMessagesAsync(string userId, string? sessionId = null, int? limit = null,
+        string? continuationToken = null, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<ConversationMessage>>(HttpMethod.Get,
+            $"{User(userId)}/messages{Query(("sessionId", sessionId), ("limit", limit?.ToString(CultureInfo.InvariantCulture)), ("continuationToken", continuationToken))}",
+            null, cancellationToken);
+
+    /// <summary>Erases everything of the user: core, archive, messages.</summary>
+    public Task DeleteUserAsync(string userId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, User(userId), null, cancellationToken);
+
+    // Memory tools
+
+    /// <summary>The memory tools' definitions, as the service's own chat model gets them.</summary>
+    public async Task<IReadOnlyList<MemoryTool>> ListToolsAsync(CancellationToken cancellationToken = default)
+    {
+        var body = await SendAsync<JsonElement>(HttpMethod.Get, "tools", null, cancellationToken).ConfigureAwait(false);
+        return
+        [
+            .. body.GetProperty("tools").EnumerateArray().Select(t => t.GetProperty("function")).Select(f => new MemoryTool(
+                f.GetProperty("name").GetString()!, f.GetProperty("description").GetString() ?? "", f.GetProperty("parameters").Clone())),
+        ];
+    }
+
+    /// <summary>Runs a memory tool in the user's scope and returns its JSON result.</summary>
+    public async Task<JsonElement> InvokeToolAsync(string userId, string name, JsonElement arguments, CancellationToken cancellationToken = default)
+    {
+        var body = await SendAsync<JsonElement>(HttpMethod.Post, $"{User(userId)}/tools/{Escape(name)}", arguments, cancellationToken).ConfigureAwait(false);
+        return body.GetProperty("result").Clone();
+    }
+
+    /// <inheritdoc cref="InvokeToolAsync(string, string, JsonElement, CancellationToken)"/>
+    public Task<JsonElement> InvokeToolAsync(string userId, string name, object arguments, CancellationToken cancellationToken = default) =>
+        InvokeToolAsync(userId, name, JsonSerializer.SerializeToElement(arguments, Json), cancellationToken);
+
+    // Admin
+
+    /// <summary>Runs one decay sweep now; sent with <see cref="ServerlessMemoryClientOptions.AdminKey"/>.</summary>
+    public Task<SweepResult> RunDecaySweepAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<SweepResult>(HttpMethod.Post, "admin/decay", null, cancellationToken, admin: true);
+
+    // Plumbing
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken,
+        string? ifMatch = null, bool admin = false)
+    {
+        using var response = await SendRawAsync(method, path, body, cancellationToken, ifMatch, admin).ConfigureAwait(false);
+        return await ReadAsync<T>(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken,
+        string? ifMatch = null, bool admin = false)
+    {
+        using var request = new HttpRequestMessage(method, Address(path));
+        if (body is not null) request.Content = JsonContent.Create(body, body.GetType(), options: Json);
+        var key = admin ? _options.AdminKey ?? _options.ApiKey : _options.ApiKey;
+        if (!string.IsNullOrEmpty(key)) request.Headers.TryAddWithoutValidation("x-functions-key", key);
+        if (ifMatch is not null)
+            request.Headers.TryAddWithoutValidation("If-Match", ifMatch.StartsWith('"') || ifMatch.StartsWith("W/", StringComparison.Ordinal) ? ifMatch : $"\"{ifMatch}\"");
+        var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        if (response.IsSuccessStatusCode) return response;
+        using (response) throw await ServerlessMemoryException.FromResponseAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.StatusCode == HttpStatusCode.NoContent || response.Content.Headers.ContentLength == 0) return default!;
+        return (await response.Content.ReadFromJsonAsync<T>(Json, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    private Uri Address(string path)
+    {
+        var relative = "api/" + path;
+        return _baseAddress is null
+            ? _http.BaseAddress is null
+                ? throw new InvalidOperationException("ServerlessMemoryClient has no base address: set ServerlessMemory:BaseAddress or HttpClient.BaseAddress.")
+                : new Uri(relative, UriKind.Relative)
+            : new Uri(_baseAddress, relative);
+    }
+
+    private static string User(string userId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(userId);
+        return "users/" + Escape(userId);
+    }
+
+    private static string Escape(string segment) => Uri.EscapeDataString(segment);
+
+    private static string Query(params (string Name, string? Value)[] parameters)
+    {
+        var query = new StringBuilder();
+        foreach (var (name, value) in parameters.Where(p => p.Value is not null))
+            query.Append(query.Length == 0 ? '?' : '&').Append(name).Append('=').Append(Uri.EscapeDataString(value!));
+        return query.ToString();
+    }
+}

@@ -133,8 +133,12 @@ public static partial class MemoryApi
                 if (string.IsNullOrWhiteSpace(query)) throw new MemoryValidationException("query", "'query' must not be empty.");
                 if (query.Length > 1000) throw new MemoryValidationException("query", "'query' has more than 1000 characters.");
                 var top = QueryInt(request, "top", 1, engine.Limits.MaxTop) ?? 5;
-                var found = await engine.SearchArchiveAsync(userId, query, top, cancellationToken);
-                return TypedResults.Ok(new PageDto<ArchiveItemDto>([.. found.Select(s => ArchiveItemDto.From(s.Item, s.Score))], null));
+                var found = await engine.SearchAsync(userId, query, top, cancellationToken);
+                var items = found.Items.Select(s => ArchiveItemDto.From(s.Item, s.Score)).ToList();
+                // Degraded, not down: without the embedding model the answer is lexical, and says so.
+                return found.Degraded
+                    ? TypedResults.Ok(new { items, mode = "lexical", warning = "The embedding model is unavailable: results are lexical only." })
+                    : TypedResults.Ok(new PageDto<ArchiveItemDto>(items, null));
             }
             var limit = QueryInt(request, "limit", 1, engine.Limits.MaxPageSize) ?? 20;
             var page = await engine.ListArchiveAsync(userId, limit, Token(request), cancellationToken);

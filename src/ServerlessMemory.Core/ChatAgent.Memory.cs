@@ -152,7 +152,9 @@ public sealed partial class ChatAgent
     private async Task ApplyExtractionAsync(MemoryUnitOfWork work, string? extracted, string userId, CancellationToken ct)
     {
         if (extracted is null) return;
-        var dropped = await MemoryExtraction.ApplyAsync(work, extracted, ct);
+        var rules = new ExtractionRules(_options.ExtractionExcludedBlocks, _options.ExtractionMaxItems,
+            models is null ? null : new BlockRewriter(models.Extraction, models.ExtractionModel));
+        var dropped = await MemoryExtraction.ApplyAsync(work, extracted, rules, ct);
         if (dropped > 0) LogDropped(logger, dropped, userId);
     }
 
@@ -160,7 +162,7 @@ public sealed partial class ChatAgent
     {
         try
         {
-            var response = await models!.Extraction.GetResponseAsync(MemoryExtraction.Request(core, said), MemoryExtraction.Options(models.ExtractionModel), ct);
+            var response = await models!.Extraction.GetResponseAsync(MemoryExtraction.Request(core, said, _options.ExtractionExcludedBlocks), MemoryExtraction.Options(models.ExtractionModel), ct);
             return (response.Text, response.Usage ?? new UsageDetails());
         }
         catch (Exception e) when (e is not ModelUnavailableException && !(e is OperationCanceledException && ct.IsCancellationRequested))

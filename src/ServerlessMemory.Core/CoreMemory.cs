@@ -3,7 +3,28 @@ using System.Text.RegularExpressions;
 namespace ServerlessMemory.Core;
 
 /// <summary>A labelled block of core memory, always in the prompt (Letta's memory block).</summary>
-public sealed record MemoryBlock(string Label, string Value, int Limit, string Description, bool ReadOnly = false);
+public sealed record MemoryBlock(string Label, string Value, int Limit, string Description, bool ReadOnly = false)
+{
+    /// <summary>
+    /// When lines were appended, by their text: a line moved to the archive when the block is
+    /// consolidated keeps the time it was learnt. Lines written otherwise have none.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyDictionary<string, DateTimeOffset>? Added { get; init; }
+
+    public IReadOnlyList<string> Lines => [.. Value.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0)];
+
+    /// <summary>The block with a new value; times are kept for lines still there and set for <paramref name="stamped"/>.</summary>
+    public MemoryBlock WithLines(string value, IEnumerable<string> stamped, DateTimeOffset? at)
+    {
+        var present = value.Split('\n').Select(l => l.Trim()).ToHashSet(StringComparer.Ordinal);
+        var added = (Added ?? new Dictionary<string, DateTimeOffset>()).Where(a => present.Contains(a.Key)).ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal);
+        if (at is { } time)
+            foreach (var line in stamped)
+                if (present.Contains(line.Trim())) added.TryAdd(line.Trim(), time);
+        return this with { Value = value, Added = added.Count == 0 ? null : added };
+    }
+}
 
 /// <summary>A user's core memory: its blocks and the store's version tag (null until first written).</summary>
 public sealed partial record CoreMemory(IReadOnlyList<MemoryBlock> Blocks, string? ETag)
@@ -65,16 +86,36 @@ public abstract record CoreEdit(string Label)
     }
 }
 
-/// <summary>Adds a line to a block unless an identical line is already there.</summary>
-public sealed record AppendLine(string Label, string Line) : CoreEdit(Label)
+/// <summary>Adds a line to a block unless an identical line is already there; <see cref="At"/> is when it was learnt.</summary>
+public sealed record AppendLine(string Label, string Line, DateTimeOffset? At = null) : CoreEdit(Label)
 {
     public override CoreMemory ApplyTo(CoreMemory core, MemoryLimits limits)
     {
         var block = Existing(core, Label, byModel: true);
         var line = Line.Trim();
         if (line.Length == 0 || block.Value.Split('\n').Any(l => l.Trim() == line)) return core;
-        var value = block.Value.Length == 0 ? line : block.Value.TrimEnd('\n') + "\n" + line;
-        return core.With(Checked(block with { Value = value }));
+        return core.With(Checked(block.WithLines(ValueAfter(block), [line], At)));
+    }
+
+    /// <summary>The block's value with the line appended.</summary>
+    public string ValueAfter(MemoryBlock block) => block.Value.Length == 0 ? Line.Trim() : block.Value.TrimEnd('\n') + "\n" + Line.Trim();
+}
+
+/// <summary>
+/// A block rewritten to fit its limit (consolidation): <see cref="Removed"/> lines leave it (they were
+/// archived), <see cref="Added"/> lines join it. As an operation it applies to a block that changed
+/// meanwhile too: lines a concurrent writer added stay.
+/// </summary>
+public sealed record RewriteBlock(string Label, IReadOnlyList<string> Removed, IReadOnlyList<string> Added, DateTimeOffset? At = null) : CoreEdit(Label)
+{
+    public override CoreMemory ApplyTo(CoreMemory core, MemoryLimits limits)
+    {
+        var block = Existing(core, Label, byModel: true);
+        var removed = Removed.Select(l => l.Trim()).ToHashSet(StringComparer.Ordinal);
+        var lines = block.Lines.Where(l => !removed.Contains(l)).ToList();
+        foreach (var line in Added.Select(l => l.Trim()).Where(l => l.Length > 0))
+            if (!lines.Contains(line)) lines.Add(line);
+        return core.With(Checked(block.WithLines(string.Join('\n', lines), Added, At)));
     }
 }
 

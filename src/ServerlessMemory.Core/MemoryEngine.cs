@@ -4,6 +4,9 @@ using Microsoft.Extensions.Options;
 
 namespace ServerlessMemory.Core;
 
+/// <summary>What a search found; <see cref="Degraded"/>: lexical only, the embedding model having failed.</summary>
+public sealed record ArchiveSearch(IReadOnlyList<ScoredItem> Items, bool Degraded);
+
 /// <summary>A memory to add to the archive, as a caller or a model gives it.</summary>
 public sealed record NewMemory(
     string Content,
@@ -84,12 +87,16 @@ public sealed class MemoryEngine(
     }
 
     /// <summary>Ranks the user's archive for a query and counts each returned item as accessed.</summary>
-    public async Task<IReadOnlyList<ScoredItem>> SearchArchiveAsync(string userId, string query, int top, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<ScoredItem>> SearchArchiveAsync(string userId, string query, int top, CancellationToken cancellationToken = default) =>
+        (await SearchAsync(userId, query, top, cancellationToken)).Items;
+
+    /// <summary>As <see cref="SearchArchiveAsync"/>, and whether it was lexical only because the embedding model failed.</summary>
+    public async Task<ArchiveSearch> SearchAsync(string userId, string query, int top, CancellationToken cancellationToken = default)
     {
         var work = Begin(userId);
         var found = await work.SearchArchiveAsync(query, top, cancellationToken);
         await work.CommitAsync(cancellationToken);
-        return found;
+        return new(found, work.EmbeddingsFailed);
     }
 
     public async Task<bool> DeleteArchiveAsync(string userId, string id, CancellationToken cancellationToken = default)
@@ -108,17 +115,32 @@ public sealed class MemoryEngine(
         return result;
     }
 
-    internal async Task<ReadOnlyMemory<float>?> EmbedAsync(string text, CancellationToken cancellationToken)
+    private long _embeddingsPausedUntil;
+
+    /// <summary>
+    /// The text's embedding; null when no embedding model is configured, and also when it fails or
+    /// takes longer than <see cref="SearchOptions.EmbeddingTimeout"/> (<paramref name="failed"/> says
+    /// which): memory degrades to lexical search rather than go down. After a failure embeddings are
+    /// not asked for during <see cref="SearchOptions.EmbeddingPause"/>, so each request answers at once.
+    /// </summary>
+    internal async Task<(ReadOnlyMemory<float>? Vector, bool Failed)> TryEmbedAsync(string text, CancellationToken cancellationToken)
     {
-        if (Embedder is null) return null;
+        if (Embedder is null) return (null, false);
+        // Real time, not the engine's clock: an outage is no part of the memory model.
+        if (Environment.TickCount64 < Interlocked.Read(ref _embeddingsPausedUntil)) return (null, true);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(Search.EmbeddingTimeout);
         try
         {
-            var embedding = await Embedder.GenerateAsync(text, cancellationToken: cancellationToken);
-            return embedding.Vector;
+            var embedding = await Embedder.GenerateAsync(text, cancellationToken: deadline.Token);
+            return (embedding.Vector, false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            throw new ModelUnavailableException("The embedding model is unavailable; try again later.", null, e);
+            Interlocked.Exchange(ref _embeddingsPausedUntil, Environment.TickCount64 + (long)Search.EmbeddingPause.TotalMilliseconds);
+            Logger.LogWarning(e, "The embedding model failed; memories are stored without vectors and search is lexical for {PauseSeconds} s",
+                Search.EmbeddingPause.TotalSeconds);
+            return (null, true);
         }
     }
 }

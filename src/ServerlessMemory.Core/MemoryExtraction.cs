@@ -4,6 +4,12 @@ using Microsoft.Extensions.AI;
 
 namespace ServerlessMemory.Core;
 
+/// <summary>What extraction may write (never read-only blocks nor <see cref="ExcludedBlocks"/>), how much, and the model that consolidates a full block.</summary>
+public sealed record ExtractionRules(IReadOnlyCollection<string> ExcludedBlocks, int MaxItems, BlockRewriter? Rewriter = null)
+{
+    public static ExtractionRules Default { get; } = new(["persona"], 8);
+}
+
 /// <summary>
 /// The seed's first step done concurrently: a small model reads the user's message and core memory
 /// and answers, as JSON-schema structured output, what to keep: lines for core blocks and archive
@@ -60,10 +66,10 @@ public static class MemoryExtraction
         Propose nothing already in core memory. Empty arrays when there is nothing to keep.
         """;
 
-    public static List<ChatMessage> Request(CoreMemory core, string userMessage)
+    public static List<ChatMessage> Request(CoreMemory core, string userMessage, IReadOnlyCollection<string>? excludedBlocks = null)
     {
         var memory = new StringBuilder("Core memory:\n");
-        foreach (var block in core.Blocks.Where(b => !b.ReadOnly && b.Label != "persona"))
+        foreach (var block in core.Blocks.Where(b => !b.ReadOnly && !(excludedBlocks ?? ExtractionRules.Default.ExcludedBlocks).Contains(b.Label)))
             memory.Append($"[{block.Label}]\n{block.Value}\n");
         return [new(ChatRole.System, Instructions), new(ChatRole.User, $"{memory}\nThe user's message:\n{userMessage}")];
     }
@@ -75,8 +81,16 @@ public static class MemoryExtraction
         ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema, SchemaName, "Memories to keep from the user's message."),
     };
 
-    /// <summary>Applies a proposal to the turn's unit of work; returns how many items were dropped as invalid.</summary>
-    public static async Task<int> ApplyAsync(MemoryUnitOfWork work, string json, CancellationToken cancellationToken)
+    /// <summary>Applies a proposal to the turn's unit of work with the default rules; returns how many items were dropped.</summary>
+    public static Task<int> ApplyAsync(MemoryUnitOfWork work, string json, CancellationToken cancellationToken) =>
+        ApplyAsync(work, json, ExtractionRules.Default, cancellationToken);
+
+    /// <summary>
+    /// Applies a proposal to the turn's unit of work; returns how many items were dropped: invalid,
+    /// for a block extraction may not write (read-only, or excluded such as <c>persona</c>), or past
+    /// <see cref="ExtractionRules.MaxItems"/>. A line for a full block consolidates it (<see cref="BlockConsolidation"/>).
+    /// </summary>
+    public static async Task<int> ApplyAsync(MemoryUnitOfWork work, string json, ExtractionRules rules, CancellationToken cancellationToken)
     {
         JsonElement root;
         try
@@ -88,17 +102,37 @@ public static class MemoryExtraction
             return 1;
         }
         var dropped = 0;
+        var left = rules.MaxItems;
         if (root.ValueKind != JsonValueKind.Object) return 1;
         if (root.TryGetProperty("core", out var core) && core.ValueKind == JsonValueKind.Array)
             foreach (var edit in core.EnumerateArray())
-                dropped += await TryAsync(() => MemoryTools.InvokeAsync(work, "core_memory_append",
-                    Args(("label", edit.GetPropertyOrNull("label")), ("content", edit.GetPropertyOrNull("line"))), cancellationToken));
+            {
+                if (left <= 0 || edit.GetPropertyOrNull("label") is not { ValueKind: JsonValueKind.String } label
+                    || edit.GetPropertyOrNull("line") is not { ValueKind: JsonValueKind.String } line
+                    || !CoreMemory.IsValidLabel(label.GetString()) || rules.ExcludedBlocks.Contains(label.GetString()!)
+                    || line.GetString()!.Length > work.Engine.Limits.MaxBlockLimit)
+                {
+                    dropped++;
+                    continue;
+                }
+                dropped += await TryAsync(async () =>
+                {
+                    if (await BlockConsolidation.AppendAsync(work, label.GetString()!, line.GetString()!, rules.Rewriter, cancellationToken) is not null) left--;
+                });
+            }
         if (root.TryGetProperty("archive", out var archive) && archive.ValueKind == JsonValueKind.Array)
             foreach (var item in archive.EnumerateArray())
+            {
+                if (left-- <= 0)
+                {
+                    dropped++;
+                    continue;
+                }
                 dropped += await TryAsync(() => MemoryTools.InvokeAsync(work, MemoryTools.ArchiveContent,
                     Args(("content", item.GetPropertyOrNull("content")), ("type", item.GetPropertyOrNull("type")),
                         ("importance", item.GetPropertyOrNull("importance") is { ValueKind: JsonValueKind.Number } n
                             ? JsonSerializer.SerializeToElement(Math.Clamp(n.GetDouble(), 0, 1)) : null)), cancellationToken));
+            }
         return dropped;
     }
 

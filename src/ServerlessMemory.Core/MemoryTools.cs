@@ -119,7 +119,7 @@ public static class MemoryTools
     private static async Task<JsonNode> Search(MemoryUnitOfWork work, string query, int top, CancellationToken cancellationToken)
     {
         var found = await work.SearchArchiveAsync(query, top, cancellationToken);
-        return new JsonObject
+        var result = new JsonObject
         {
             ["results"] = new JsonArray([.. found.Select(s => (JsonNode)new JsonObject
             {
@@ -130,6 +130,8 @@ public static class MemoryTools
                 ["score"] = Math.Round(s.Score.Total, 4),
             })]),
         };
+        if (work.EmbeddingsFailed) result["mode"] = "lexical: the embedding model is unavailable";
+        return result;
     }
 
     private static async Task<JsonNode> Archive(MemoryUnitOfWork work, string content, MemoryType? type, double? importance, CancellationToken cancellationToken)
@@ -140,7 +142,19 @@ public static class MemoryTools
 
     private static async Task<JsonNode> Edit(MemoryUnitOfWork work, CoreEdit edit, CancellationToken cancellationToken)
     {
-        var block = await work.EditCoreAsync(edit, byModel: true, cancellationToken);
+        MemoryBlock? block;
+        try
+        {
+            block = await work.EditCoreAsync(edit, byModel: true, cancellationToken);
+        }
+        catch (MemoryValidationException e) when (e.Field == "value")
+        {
+            var full = (await work.GetCoreAsync(cancellationToken)).Find(edit.Label)!;
+            // Never a silent no-op: the model is told what it can do instead.
+            throw new MemoryValidationException("value", $"{e.Message} Block '{edit.Label}' is full ({full.Value.Length}/{full.Limit} characters): " +
+                "replace an outdated or duplicate line (update_core_memory with mode 'replace' and 'old', or core_memory_replace), " +
+                "or keep the detail in the archive with archive_content, then try again.");
+        }
         return new JsonObject { ["field"] = edit.Label, ["value"] = block?.Value ?? "", ["limit"] = block?.Limit };
     }
 

@@ -74,6 +74,9 @@ public sealed class MemoryUnitOfWork
     public async Task<MemoryBlock?> EditCoreAsync(CoreEdit edit, bool byModel, CancellationToken cancellationToken = default)
     {
         var core = await GetCoreAsync(cancellationToken);
+        // Stamped once: a replay after a conflict keeps the time the line was learnt.
+        if (edit is AppendLine { At: null } append) edit = append with { At = _engine.Now() };
+        if (edit is RewriteBlock { At: null } rewrite) edit = rewrite with { At = _engine.Now() };
         if (byModel && core.Find(edit.Label) is { ReadOnly: true })
             throw new MemoryValidationException("field", $"Core memory block '{edit.Label}' is read-only.");
         var edited = edit.ApplyTo(core, _engine.Limits);
@@ -85,6 +88,7 @@ public sealed class MemoryUnitOfWork
         {
             AppendLine => "append",
             DeleteBlock => "delete",
+            RewriteBlock => "consolidate",
             _ => "replace",
         }, edit.Label, null, edit is AppendLine a ? a.Line.Trim() : block?.Value ?? ""));
         return block;
@@ -112,7 +116,7 @@ public sealed class MemoryUnitOfWork
             CreatedAt = createdAt,
             LastAccessedAt = createdAt,
             Metadata = memory.Metadata ?? new Dictionary<string, string>(),
-            Embedding = await _engine.EmbedAsync(content, cancellationToken),
+            Embedding = await EmbedAsync(content, cancellationToken),
         };
         // To the millisecond, as the stores keep times: the item reported is the item a read returns.
         item = item with { ForgetAt = _engine.Decay.ForgetAt(item) is { } forgetAt ? forgetAt.AddTicks(-(forgetAt.Ticks % TimeSpan.TicksPerMillisecond)) : null };
@@ -130,7 +134,7 @@ public sealed class MemoryUnitOfWork
     {
         var now = _engine.Now();
         var terms = LexicalTerms.ForQuery(query);
-        var vector = await _engine.EmbedAsync(query, cancellationToken);
+        var vector = await EmbedAsync(query, cancellationToken);
         if (terms.Count == 0 && vector is null) return [];
 
         var candidates = (await _engine.Store.FindArchiveCandidatesAsync(UserId, terms, vector, _engine.Search.Candidates, cancellationToken))
@@ -245,6 +249,17 @@ public sealed class MemoryUnitOfWork
                 await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 2 + Math.Min(attempt, 10) * 5)), cancellationToken);
             }
         }
+    }
+
+    /// <summary>True once an embedding call of this unit failed: its searches were lexical, its adds stored without vector.</summary>
+    public bool EmbeddingsFailed { get; private set; }
+
+    private async Task<ReadOnlyMemory<float>?> EmbedAsync(string text, CancellationToken cancellationToken)
+    {
+        if (EmbeddingsFailed) return null;
+        var (vector, failed) = await _engine.TryEmbedAsync(text, cancellationToken);
+        EmbeddingsFailed = failed;
+        return vector;
     }
 
     /// <summary>Past its forgetting point: gone for every reader, whether or not the sweep has removed it yet.</summary>

@@ -50,6 +50,10 @@ public sealed class SearchOptions
     public double VectorWeight { get; set; } = 0.7;
     /// <summary>Candidates taken from each index before the decay-aware ranking.</summary>
     public int Candidates { get; set; } = 50;
+    /// <summary>An embedding call that takes longer is given up: the memory is stored without its vector, the search is lexical.</summary>
+    public TimeSpan EmbeddingTimeout { get; set; } = TimeSpan.FromSeconds(3);
+    /// <summary>After an embedding call failed, embeddings are not asked for this long (each call would wait its timeout).</summary>
+    public TimeSpan EmbeddingPause { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>How a chat turn is run (section <c>Chat</c>).</summary>
@@ -65,7 +69,11 @@ public sealed class ChatTurnOptions
     public int MaxToolSteps { get; set; } = 6;
     /// <summary>The running summary of what left the window is kept to this many tokens.</summary>
     public int SummaryTokens { get; set; } = 400;
-    public TimeSpan TurnTimeout { get; set; } = TimeSpan.FromSeconds(120);
+    public TimeSpan TurnTimeout { get; set; } = TimeSpan.FromSeconds(45);
+    /// <summary>Memories one extraction may store (core lines and archive items together); more are dropped.</summary>
+    public int ExtractionMaxItems { get; set; } = 8;
+    /// <summary>Blocks extraction never writes, besides read-only ones: the assistant's own persona by default.</summary>
+    public string[] ExtractionExcludedBlocks { get; set; } = ["persona"];
     /// <summary>Runs extraction before the main call, as the seed does: only to measure the difference.</summary>
     public bool SequentialExtraction { get; set; }
 }

@@ -13,7 +13,11 @@ public static class ChatRequests
     public static bool IsFold(JsonObject request) =>
         SystemText(request).StartsWith("Fold these messages", StringComparison.Ordinal);
 
-    public static bool IsMain(JsonObject request) => !IsExtraction(request) && !IsFold(request);
+    /// <summary>The small model asked to rewrite a full core block (consolidation).</summary>
+    public static bool IsRewrite(JsonObject request) =>
+        request["response_format"]?["json_schema"]?["name"]?.GetValue<string>() == "block_rewrite";
+
+    public static bool IsMain(JsonObject request) => !IsExtraction(request) && !IsFold(request) && !IsRewrite(request);
 
     public static string SystemText(JsonObject request) =>
         request["messages"]!.AsArray().FirstOrDefault(m => (string?)m!["role"] is "system" or "developer")?["content"] switch

@@ -38,6 +38,9 @@ public sealed class ScriptedModelServer : IAsyncDisposable
     /// <summary>The embedding of a text; by default a bag of its lexical terms hashed into 64 dimensions.</summary>
     public Func<string, float[]> Embed { get; set; } = HashedTerms;
 
+    /// <summary>When set, every embedding request fails as it says (status, Retry-After, or a delay before answering).</summary>
+    public ScriptedReply? EmbeddingFault { get; set; }
+
     /// <summary>The answer to a chat completion request.</summary>
     public Func<JsonObject, ScriptedReply> Chat { get; set; } = _ => new("ok");
 
@@ -72,6 +75,14 @@ public sealed class ScriptedModelServer : IAsyncDisposable
     private async Task<IResult> Embeddings(HttpContext context)
     {
         var body = await Record(context);
+        if (EmbeddingFault is { } fault)
+        {
+            if (fault.Delay > TimeSpan.Zero) await Task.Delay(fault.Delay, context.RequestAborted);
+            if (fault.RetryAfter is not null) context.Response.Headers.RetryAfter = fault.RetryAfter;
+            if (fault.Status != 200)
+                return Results.Json(new JsonObject { ["error"] = new JsonObject { ["message"] = "scripted failure", ["type"] = "server_error" } },
+                    statusCode: fault.Status);
+        }
         var inputs = body["input"] is JsonArray array ? array.Select(i => i!.GetValue<string>()).ToList() : [body["input"]!.GetValue<string>()];
         var base64 = body["encoding_format"]?.GetValue<string>() == "base64";
         var data = new JsonArray();

@@ -30,10 +30,10 @@ public sealed class ArchiveLifecycleTests : IDisposable
     public async Task Identical_concurrent_posts_answer_201_once_and_200_with_the_item_as_stored()
     {
         const string user = "racer";
-        var responses = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Post(user, "likes Python", "fact", (i % 10) / 10.0, $"r{i}")));
+        var responses = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Post(user, "likes Python", "fact", 0.1 + (i % 9) / 10.0, $"r{i}")));
         var bodies = await Task.WhenAll(responses.Select(async r => ((int)r.StatusCode, JsonNode.Parse(await r.Content.ReadAsStringAsync())!.AsObject())));
 
-        Assert.True(bodies.Count(b => b.Item1 == 201) == 1, string.Join("\n", bodies.Where(b => b.Item1 == 201).Select(b => b.Item2.ToJsonString())) + "\n" + (await List(user)).ToJsonString());
+        // (An importance of 0 would be forgotten on arrival, and the next POST would store it anew.)
         var created = Assert.Single(bodies, b => b.Item1 == 201).Item2;
         Assert.All(bodies, b => Assert.Contains(b.Item1, new[] { 200, 201 }));
         var stored = Assert.Single(await List(user))!;

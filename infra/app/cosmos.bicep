@@ -44,9 +44,6 @@ resource account 'Microsoft.DocumentDB/databaseAccounts@2025-10-15' = {
       {
         name: 'EnableNoSQLVectorSearch'
       }
-      {
-        name: 'EnableNoSQLFullTextSearch'
-      }
     ]
     disableLocalAuth: true
     disableKeyBasedMetadataWriteAccess: true
@@ -95,16 +92,59 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
           {
             path: '/"_etag"/?'
           }
+          // Nothing queries these: no range index to write (and pay for) on every write.
+          {
+            path: '/content/?'
+          }
+          {
+            path: '/metadata/*'
+          }
+          {
+            path: '/blocks/*'
+          }
+          {
+            path: '/summary/?'
+          }
+        ]
+        // For the ORDER BY queries: a user's archive or messages newest first, and one session's.
+        compositeIndexes: [
+          [
+            {
+              path: '/userId'
+              order: 'ascending'
+            }
+            {
+              path: '/type'
+              order: 'ascending'
+            }
+            {
+              path: '/createdAt'
+              order: 'descending'
+            }
+          ]
+          [
+            {
+              path: '/userId'
+              order: 'ascending'
+            }
+            {
+              path: '/type'
+              order: 'ascending'
+            }
+            {
+              path: '/sessionId'
+              order: 'ascending'
+            }
+            {
+              path: '/createdAt'
+              order: 'descending'
+            }
+          ]
         ]
         vectorIndexes: [
           {
             path: '/embedding'
             type: 'quantizedFlat'
-          }
-        ]
-        fullTextIndexes: [
-          {
-            path: '/content'
           }
         ]
       }
@@ -115,15 +155,6 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
             dataType: 'float32'
             distanceFunction: 'cosine'
             dimensions: embeddingDimensions
-          }
-        ]
-      }
-      fullTextPolicy: {
-        defaultLanguage: 'en-US'
-        fullTextPaths: [
-          {
-            path: '/content'
-            language: 'en-US'
           }
         ]
       }

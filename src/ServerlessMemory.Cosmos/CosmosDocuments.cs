@@ -100,7 +100,13 @@ internal sealed class ArchiveDocument : CosmosDocument
 
     public static string DocumentId(string itemId) => Prefix + DocumentIds.Escape(itemId);
 
-    public static ArchiveDocument From(string userId, ArchiveItem item) => new()
+    /// <summary>
+    /// The document of an item. Its embedding goes into the vector-indexed <c>/embedding</c> only when
+    /// it has the container policy's <paramref name="embeddingDimensions"/> (when given): the service
+    /// requires every vector in a path to match the policy, and a vector of another model could not be
+    /// compared with the others anyway. Such an item is stored without one, and found by its words.
+    /// </summary>
+    public static ArchiveDocument From(string userId, ArchiveItem item, int? embeddingDimensions = null) => new()
     {
         Id = DocumentId(item.Id),
         UserId = userId,
@@ -112,7 +118,8 @@ internal sealed class ArchiveDocument : CosmosDocument
         LastAccessedAt = CosmosTime.Format(item.LastAccessedAt),
         AccessCount = item.AccessCount,
         Metadata = new Dictionary<string, string>(item.Metadata),
-        Embedding = item.Embedding is { Length: > 0 } embedding ? embedding.ToArray() : null,
+        Embedding = item.Embedding is { Length: > 0 } embedding && (embeddingDimensions is null || embedding.Length == embeddingDimensions)
+            ? embedding.ToArray() : null,
         ForgetAt = CosmosTime.Format(item.ForgetAt),
         Terms = LexicalTerms.ForIndex(item.Content),
     };

@@ -55,6 +55,20 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
 
     public string Name => "cosmos";
 
+    /// <summary>
+    /// Test-only: runs queries with the SDK's optimistic direct execution, which the local test
+    /// server needs (it cannot make query plans). The composition root never sets it: ODE is off by
+    /// default since SDK 3.39.2 for its continuation-token and partition-split issues.
+    /// </summary>
+    internal bool OptimisticDirectExecution { get; init; }
+
+    private QueryRequestOptions QueryOptions(string? userId, int? maxItemCount = null) => new()
+    {
+        PartitionKey = userId is null ? null : new PartitionKey(userId),
+        MaxItemCount = maxItemCount,
+        EnableOptimisticDirectExecution = OptimisticDirectExecution,
+    };
+
     public async Task<CoreMemory?> GetCoreAsync(string userId, CancellationToken cancellationToken = default)
     {
         var meter = RequestMeter.Start();
@@ -77,7 +91,7 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
         ArgumentNullException.ThrowIfNull(changes);
         if (changes.IsEmpty) return CommitResult.None;
         var meter = RequestMeter.Start();
-        var writes = CosmosWrite.Plan(userId, changes);
+        var writes = CosmosWrite.Plan(userId, changes, _options.EmbeddingDimensions);
         var batches = CosmosWrite.Split(writes);
         string? etag = null;
         var skipped = new List<string>();
@@ -182,39 +196,42 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
     }
 
     /// <summary>
-    /// Lexical candidates (items whose terms hold any query term, the ones holding most of them first)
-    /// and vector candidates (nearest first), read in parallel and merged as SQLite merges them. Both
-    /// are ranked by the engine's decay-aware score, which weighs similarity and lexical relevance
-    /// itself; so the two lists are fused there rather than by the service's <c>RANK RRF</c>, whose
-    /// <c>FullTextScore</c> half could not read Chinese.
+    /// Lexical candidates (items whose terms hold any query term, the most relevant first) and vector
+    /// candidates (nearest first, through the vector index), read in parallel and merged as SQLite
+    /// merges them. A memory in both lists carries the similarity of the vector query's row; one found
+    /// by its words alone carries none. The engine ranks them with its decay-aware score, which weighs
+    /// similarity and lexical relevance itself, rather than the service's <c>RANK RRF</c>, whose
+    /// <c>FullTextScore</c> half could not read Chinese. A query vector of other dimensions than the
+    /// container's policy (another embedding model) cannot use the index and finds no vector candidates.
     /// </summary>
     public async Task<IReadOnlyList<ArchiveCandidate>> FindArchiveCandidatesAsync(
         string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(terms);
-        if (limit <= 0 || (terms.Count == 0 && vector is null)) return [];
+        var query = vector is { Length: > 0 } v && v.Length == _options.EmbeddingDimensions ? v.ToArray() : null;
+        if (limit <= 0 || (terms.Count == 0 && query is null)) return [];
         var meter = RequestMeter.Start();
-        var query = vector?.ToArray();
         var lexical = terms.Count > 0
-            ? QueryAsync<ArchiveDocument>(userId, CosmosQueries.ArchiveLexicalQuery(userId, terms, limit, query), meter, cancellationToken)
+            ? QueryAsync<ArchiveDocument>(userId, CosmosQueries.ArchiveLexicalQuery(userId, terms, limit), meter, cancellationToken)
             : Task.FromResult(new List<ArchiveDocument>());
         var nearest = query is not null
-            ? QueryAsync<ArchiveDocument>(userId, CosmosQueries.ArchiveVectorQuery(userId, query, limit, _options.EmbeddingDimensions), meter, cancellationToken)
+            ? QueryAsync<ArchiveDocument>(userId, CosmosQueries.ArchiveVectorQuery(userId, query, limit), meter, cancellationToken)
             : Task.FromResult(new List<ArchiveDocument>());
         await Task.WhenAll(lexical, nearest);
         Log(nameof(FindArchiveCandidatesAsync), userId, meter);
 
-        var candidates = new List<ArchiveCandidate>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var vectorRows = (await nearest).Where(r => r.Similarity is not null).Take(limit).ToList();
+        var similarity = vectorRows.ToDictionary(r => r.Id, r => r.Similarity, StringComparer.Ordinal);
         var lexicalRows = (await lexical)
             .Select(row => (Row: row, Hits: LexicalTerms.Relevance(terms, row.Content)))
             .OrderByDescending(r => r.Hits)
             .ThenByDescending(r => r.Row.CreatedAt, StringComparer.Ordinal)
             .Take(limit)
             .Select(r => r.Row);
-        var vectorRows = (await nearest).Where(r => r.Similarity is not null).Take(limit);
+        var candidates = new List<ArchiveCandidate>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var row in lexicalRows.Concat(vectorRows))
-            if (seen.Add(row.Id)) candidates.Add(new(row.ToItem(), query is null ? null : row.Similarity));
+            if (seen.Add(row.Id)) candidates.Add(new(row.ToItem(), similarity.GetValueOrDefault(row.Id)));
         return candidates;
     }
 
@@ -292,7 +309,7 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
         var forgotten = 0;
         var users = new HashSet<string>(StringComparer.Ordinal);
         using (var iterator = container.GetItemQueryIterator<DueDocument>(CosmosQueries.DueArchiveItemsQuery(now),
-                   requestOptions: new QueryRequestOptions { MaxItemCount = SweepPageSize }))
+                   requestOptions: QueryOptions(null, SweepPageSize)))
         {
             while (iterator.HasMoreResults && clock.Elapsed < budget)
             {
@@ -334,7 +351,7 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
     {
         var container = await ContainerAsync(cancellationToken);
         var rows = new List<T>();
-        using var iterator = container.GetItemQueryIterator<T>(query, requestOptions: new QueryRequestOptions { PartitionKey = new PartitionKey(userId) });
+        using var iterator = container.GetItemQueryIterator<T>(query, requestOptions: QueryOptions(userId));
         while (iterator.HasMoreResults)
         {
             var page = await iterator.ReadNextAsync(cancellationToken);
@@ -358,8 +375,7 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
         var container = await ContainerAsync(cancellationToken);
         do
         {
-            using var iterator = container.GetItemQueryIterator<T>(query, token,
-                new QueryRequestOptions { PartitionKey = new PartitionKey(userId), MaxItemCount = limit - rows.Count });
+            using var iterator = container.GetItemQueryIterator<T>(query, token, QueryOptions(userId, limit - rows.Count));
             if (!iterator.HasMoreResults)
             {
                 token = null;

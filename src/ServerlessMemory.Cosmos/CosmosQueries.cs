@@ -10,18 +10,30 @@ namespace ServerlessMemory.Cosmos;
 /// </summary>
 internal static class CosmosQueries
 {
-    /// <summary>An archive row without its embedding and terms, which no caller needs and which are most of the document's size.</summary>
+    /// <summary>
+    /// An archive row without its embedding and terms, which no caller needs and which are most of the
+    /// document's size. It selects every member <see cref="ArchiveDocument"/> requires (<c>userId</c> and
+    /// <c>type</c> included), so that a row deserialises as the document type it is read into.
+    /// </summary>
     public const string ArchiveFields =
-        "c.id, c.content, c.memoryType, c.importance, c.createdAt, c.lastAccessedAt, c.accessCount, c.metadata, c.forgetAt";
+        "c.id, c.userId, c.type, c.content, c.memoryType, c.importance, c.createdAt, c.lastAccessedAt, c.accessCount, c.metadata, c.forgetAt";
 
-    public const string MessageFields = "c.id, c.sessionId, c.turnId, c.role, c.content, c.createdAt";
+    public const string MessageFields = "c.id, c.userId, c.type, c.sessionId, c.turnId, c.role, c.content, c.createdAt";
 
     /// <summary>How many more lexical matches are read than asked for, so that items holding more of the terms win the cut.</summary>
     public const int LexicalOverfetch = 4;
 
     /// <summary>
+    /// At most this many query terms go into a lexical filter (one <c>ARRAY_CONTAINS</c> each); the
+    /// engine still ranks the candidates by all of them. A thousand-character Chinese query makes
+    /// about two thousand bigrams, which no query should carry.
+    /// </summary>
+    public const int MaxFilterTerms = 32;
+
+    /// <summary>
     /// Newest first; pages by the SDK's continuation token (ties in <c>createdAt</c>, as a turn's
     /// memories have, are broken by the service, so a page boundary never skips or repeats one).
+    /// Served by the composite index (userId, type, createdAt DESC) of <see cref="MemoryContainer"/>.
     /// </summary>
     public const string ListArchive =
         $"SELECT {ArchiveFields} FROM c WHERE c.userId = @userId AND c.type = 'archive' ORDER BY c.createdAt DESC";
@@ -29,52 +41,37 @@ internal static class CosmosQueries
     /// <summary>
     /// Lexical candidates: items whose <c>terms</c> hold any query term. This is how Chinese finds
     /// Chinese: <c>terms</c> carries CJK characters and bigrams made by <see cref="Core.LexicalTerms"/>,
-    /// since Cosmos DB's full-text search has no Chinese tokenizer. The store ranks the rows by how
-    /// many terms each holds and keeps the best.
+    /// since Cosmos DB's full-text search has no Chinese tokenizer. <c>{0}</c> is one
+    /// <c>ARRAY_CONTAINS(c.terms, @tN)</c> per term, joined by <c>OR</c>: each is an equality lookup in
+    /// the range index on <c>/terms/[]</c>, where <c>ARRAY_CONTAINS(@terms, t)</c> over every term of
+    /// every document in the partition could only be evaluated by scanning them. The store ranks the
+    /// rows by relevance and keeps the best.
     /// </summary>
     public const string ArchiveLexical =
-        $"SELECT TOP @top {ArchiveFields} FROM c WHERE c.userId = @userId AND c.type = 'archive' " +
-        "AND EXISTS(SELECT VALUE t FROM t IN c.terms WHERE ARRAY_CONTAINS(@terms, t)) ORDER BY c.createdAt DESC";
-
-    /// <summary>
-    /// <see cref="ArchiveLexical"/> when the search also has a query vector: each row carries its cosine
-    /// similarity too (null without an embedding of the query's length), so that a memory found by its
-    /// words alone is ranked on meaning as well, as in SQLite.
-    /// </summary>
-    public const string ArchiveLexicalScored =
-        $"SELECT TOP @top {ArchiveFields}, (IS_ARRAY(c.embedding) AND ARRAY_LENGTH(c.embedding) = @dimensions " +
-        "? VectorDistance(c.embedding, @vector, true, {'distanceFunction': 'cosine', 'dataType': 'float32'}) : null) AS similarity " +
-        "FROM c WHERE c.userId = @userId AND c.type = 'archive' " +
-        "AND EXISTS(SELECT VALUE t FROM t IN c.terms WHERE ARRAY_CONTAINS(@terms, t)) ORDER BY c.createdAt DESC";
+        $"SELECT TOP @top {ArchiveFields} FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ({{0}}) ORDER BY c.createdAt DESC";
 
     /// <summary>
     /// Vector candidates through the container's vector index: nearest first by cosine similarity,
     /// which <c>VectorDistance</c> returns for the container's cosine policy (1 is the same direction).
-    /// Documents without an embedding yield no <c>similarity</c> and are dropped by the store.
+    /// Documents without an embedding yield no <c>similarity</c> and are dropped by the store. A
+    /// memory found by both searches takes its similarity from here, so no query computes distances
+    /// over the lexical candidates by brute force.
     /// </summary>
     public const string ArchiveVector =
         $"SELECT TOP @top {ArchiveFields}, VectorDistance(c.embedding, @vector) AS similarity FROM c " +
         "WHERE c.userId = @userId AND c.type = 'archive' ORDER BY VectorDistance(c.embedding, @vector)";
 
-    /// <summary>
-    /// Vector candidates for a query vector whose length is not the container's dimensions (another
-    /// embedding model): exact search over the user's embeddings of that length, as SQLite compares
-    /// only vectors of equal length. The vector index cannot serve these.
-    /// </summary>
-    public const string ArchiveVectorExact =
-        $"SELECT TOP @top {ArchiveFields}, VectorDistance(c.embedding, @vector, true, {{'distanceFunction': 'cosine', 'dataType': 'float32'}}) AS similarity FROM c " +
-        "WHERE c.userId = @userId AND c.type = 'archive' AND ARRAY_LENGTH(c.embedding) = @dimensions " +
-        "ORDER BY VectorDistance(c.embedding, @vector, true, {'distanceFunction': 'cosine', 'dataType': 'float32'})";
-
+    /// <summary>Served by the composite index (userId, type, createdAt DESC).</summary>
     public const string ListMessages =
         $"SELECT {MessageFields} FROM c WHERE c.userId = @userId AND c.type = 'message' ORDER BY c.createdAt DESC";
 
+    /// <summary>Served by the composite index (userId, type, sessionId, createdAt DESC).</summary>
     public const string ListSessionMessages =
         $"SELECT {MessageFields} FROM c WHERE c.userId = @userId AND c.type = 'message' AND c.sessionId = @sessionId ORDER BY c.createdAt DESC";
 
+    /// <summary>As <see cref="ArchiveLexical"/>, over messages.</summary>
     public const string SearchMessages =
-        $"SELECT TOP @top {MessageFields} FROM c WHERE c.userId = @userId AND c.type = 'message' " +
-        "AND EXISTS(SELECT VALUE t FROM t IN c.terms WHERE ARRAY_CONTAINS(@terms, t)) ORDER BY c.createdAt DESC";
+        $"SELECT TOP @top {MessageFields} FROM c WHERE c.userId = @userId AND c.type = 'message' AND ({{0}}) ORDER BY c.createdAt DESC";
 
     /// <summary>Every document id of one user, for erasing the partition.</summary>
     public const string UserDocumentIds = "SELECT VALUE c.id FROM c WHERE c.userId = @userId";
@@ -90,32 +87,18 @@ internal static class CosmosQueries
     public static QueryDefinition ListArchiveQuery(string userId) =>
         new QueryDefinition(ListArchive).WithParameter("@userId", userId);
 
-    public static QueryDefinition ArchiveLexicalQuery(string userId, IReadOnlyList<string> terms, int limit, float[]? vector = null) =>
-        vector is null
-            ? new QueryDefinition(ArchiveLexical)
-                .WithParameter("@top", LexicalTop(limit))
-                .WithParameter("@userId", userId)
-                .WithParameter("@terms", terms)
-            : new QueryDefinition(ArchiveLexicalScored)
-                .WithParameter("@top", LexicalTop(limit))
-                .WithParameter("@userId", userId)
-                .WithParameter("@terms", terms)
-                .WithParameter("@vector", vector)
-                .WithParameter("@dimensions", vector.Length);
+    public static QueryDefinition ArchiveLexicalQuery(string userId, IReadOnlyList<string> terms, int limit) =>
+        WithTerms(ArchiveLexical, terms)
+            .WithParameter("@top", LexicalTop(limit))
+            .WithParameter("@userId", userId);
 
     public static int LexicalTop(int limit) => (int)Math.Min((long)limit * LexicalOverfetch, 1_000);
 
-    public static QueryDefinition ArchiveVectorQuery(string userId, float[] vector, int limit, int containerDimensions) =>
-        vector.Length == containerDimensions
-            ? new QueryDefinition(ArchiveVector)
-                .WithParameter("@top", limit)
-                .WithParameter("@userId", userId)
-                .WithParameter("@vector", vector)
-            : new QueryDefinition(ArchiveVectorExact)
-                .WithParameter("@top", limit)
-                .WithParameter("@userId", userId)
-                .WithParameter("@vector", vector)
-                .WithParameter("@dimensions", vector.Length);
+    public static QueryDefinition ArchiveVectorQuery(string userId, float[] vector, int limit) =>
+        new QueryDefinition(ArchiveVector)
+            .WithParameter("@top", limit)
+            .WithParameter("@userId", userId)
+            .WithParameter("@vector", vector);
 
     public static QueryDefinition ListMessagesQuery(string userId, string? sessionId) =>
         sessionId is null
@@ -123,14 +106,29 @@ internal static class CosmosQueries
             : new QueryDefinition(ListSessionMessages).WithParameter("@userId", userId).WithParameter("@sessionId", sessionId);
 
     public static QueryDefinition SearchMessagesQuery(string userId, IReadOnlyList<string> terms, int limit) =>
-        new QueryDefinition(SearchMessages)
+        WithTerms(SearchMessages, terms)
             .WithParameter("@top", limit)
-            .WithParameter("@userId", userId)
-            .WithParameter("@terms", terms);
+            .WithParameter("@userId", userId);
 
     public static QueryDefinition UserDocumentIdsQuery(string userId) =>
         new QueryDefinition(UserDocumentIds).WithParameter("@userId", userId);
 
     public static QueryDefinition DueArchiveItemsQuery(DateTimeOffset now) =>
         new QueryDefinition(DueArchiveItems).WithParameter("@now", CosmosTime.Format(now));
+
+    /// <summary>The terms a lexical filter carries: the first <see cref="MaxFilterTerms"/>, without repeats.</summary>
+    public static IReadOnlyList<string> FilterTerms(IReadOnlyList<string> terms) =>
+        [.. terms.Distinct(StringComparer.Ordinal).Take(MaxFilterTerms)];
+
+    /// <summary>The query with one parameterised <c>ARRAY_CONTAINS</c> per filter term in place of <c>{0}</c>.</summary>
+    private static QueryDefinition WithTerms(string template, IReadOnlyList<string> terms)
+    {
+        var filter = FilterTerms(terms);
+        if (filter.Count == 0) throw new ArgumentException("A lexical query needs at least one term.", nameof(terms));
+        var text = string.Format(System.Globalization.CultureInfo.InvariantCulture, template,
+            string.Join(" OR ", filter.Select((_, i) => $"ARRAY_CONTAINS(c.terms, @t{i})")));
+        var query = new QueryDefinition(text);
+        for (var i = 0; i < filter.Count; i++) query = query.WithParameter($"@t{i}", filter[i]);
+        return query;
+    }
 }

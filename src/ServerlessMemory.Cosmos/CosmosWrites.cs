@@ -69,8 +69,8 @@ internal sealed class CosmosWrite
     public static CosmosWrite Session(string userId, SessionState session) =>
         new(WriteKind.Session, SessionDocument.DocumentId(session.SessionId), CosmosJson.Serialize(SessionDocument.From(userId, session)), null, session.ETag);
 
-    public static CosmosWrite ArchiveCreate(string userId, ArchiveItem item) =>
-        new(WriteKind.ArchiveCreate, ArchiveDocument.DocumentId(item.Id), CosmosJson.Serialize(ArchiveDocument.From(userId, item)), null, null);
+    public static CosmosWrite ArchiveCreate(string userId, ArchiveItem item, int? embeddingDimensions = null) =>
+        new(WriteKind.ArchiveCreate, ArchiveDocument.DocumentId(item.Id), CosmosJson.Serialize(ArchiveDocument.From(userId, item, embeddingDimensions)), null, null);
 
     /// <summary>Writes every field of the item over a stored one that is forgotten by <c>dueBy</c> (9 of the 10 operations a patch may hold; terms are those of the same content).</summary>
     public static CosmosWrite ArchiveRenew(string userId, ArchiveRenewal renewal)
@@ -110,9 +110,10 @@ internal sealed class CosmosWrite
     /// A change set as writes, in batch order: core and session first (the writes that can conflict,
     /// so that they always land in the first batch), then deletes, creates, access patches and
     /// messages. Mirrors SQLite: an add whose id is also deleted ends deleted, a second add of an id
-    /// is ignored, and an access to a deleted item is dropped.
+    /// is ignored, and an access to a deleted item is dropped. With <paramref name="embeddingDimensions"/>,
+    /// an embedding of any other length is left out of the document (see <see cref="ArchiveDocument.From"/>).
     /// </summary>
-    public static List<CosmosWrite> Plan(string userId, MemoryChangeSet changes)
+    public static List<CosmosWrite> Plan(string userId, MemoryChangeSet changes, int? embeddingDimensions = null)
     {
         var writes = new List<CosmosWrite>();
         if (changes.Core is { } core) writes.Add(Core(userId, core));
@@ -125,7 +126,7 @@ internal sealed class CosmosWrite
         foreach (var renewal in changes.ArchiveRenewals)
             if (!deleted.Contains(renewal.Item.Id) && added.Add(renewal.Item.Id)) writes.Add(ArchiveRenew(userId, renewal));
         foreach (var item in changes.ArchiveAdds)
-            if (!deleted.Contains(item.Id) && added.Add(item.Id)) writes.Add(ArchiveCreate(userId, item));
+            if (!deleted.Contains(item.Id) && added.Add(item.Id)) writes.Add(ArchiveCreate(userId, item, embeddingDimensions));
         foreach (var access in changes.Accesses)
             if (!deleted.Contains(access.Id)) writes.Add(ArchiveAccess(access));
         foreach (var message in changes.Messages) writes.Add(MessageCreate(userId, message));

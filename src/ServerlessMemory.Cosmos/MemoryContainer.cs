@@ -24,9 +24,23 @@ public static class MemoryContainer
     public const VectorDataType DataType = VectorDataType.Float32;
     public const VectorIndexType IndexType = VectorIndexType.QuantizedFlat;
 
-    /// <summary>The text that hybrid search ranks with full-text scoring.</summary>
-    public const string FullTextPath = "/content";
-    public const string FullTextLanguage = "en-US";
+    /// <summary>
+    /// Paths no query filters or orders by: kept out of the range index, which would otherwise be
+    /// written (and charged for) on every write of the large text and nested fields they hold.
+    /// </summary>
+    public static readonly IReadOnlyList<string> UnqueriedPaths =
+        ["/embedding/*", "/\"_etag\"/?", "/content/?", "/metadata/*", "/blocks/*", "/summary/?"];
+
+    /// <summary>
+    /// The composite indexes the ORDER BY queries of <see cref="CosmosQueries"/> need: the equality
+    /// filters first, then the order (listing a user's archive or messages, and one session's messages).
+    /// </summary>
+    public static readonly IReadOnlyList<IReadOnlyList<(string Path, CompositePathSortOrder Order)>> CompositeIndexPaths =
+    [
+        [("/userId", CompositePathSortOrder.Ascending), ("/type", CompositePathSortOrder.Ascending), ("/createdAt", CompositePathSortOrder.Descending)],
+        [("/userId", CompositePathSortOrder.Ascending), ("/type", CompositePathSortOrder.Ascending), ("/sessionId", CompositePathSortOrder.Ascending),
+         ("/createdAt", CompositePathSortOrder.Descending)],
+    ];
 
     /// <summary>
     /// TTL on for the container with no default: a document lives for ever unless it carries its own
@@ -34,7 +48,11 @@ public static class MemoryContainer
     /// </summary>
     public const int DefaultTimeToLive = -1;
 
-    /// <summary>The container's properties: vector and full-text policies, their indexes, and TTL on.</summary>
+    /// <summary>
+    /// The container's properties: the vector policy and index, a range index on what queries filter
+    /// by (<c>/terms/[]</c>, <c>/forgetAt</c>, <c>/type</c>, ...), the composite indexes, and TTL on. No
+    /// full-text policy: lexical search reads <c>terms</c>, which works for Chinese (see <see cref="CosmosQueries.ArchiveLexical"/>).
+    /// </summary>
     public static ContainerProperties Properties(string containerName, int dimensions)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(containerName);
@@ -57,22 +75,14 @@ public static class MemoryContainer
             IndexingMode = IndexingMode.Consistent,
         };
         indexing.IncludedPaths.Add(new IncludedPath { Path = "/*" });
-        indexing.ExcludedPaths.Add(new ExcludedPath { Path = EmbeddingPath + "/*" });
-        indexing.ExcludedPaths.Add(new ExcludedPath { Path = "/\"_etag\"/?" });
+        foreach (var path in UnqueriedPaths) indexing.ExcludedPaths.Add(new ExcludedPath { Path = path });
+        foreach (var composite in CompositeIndexPaths)
+            indexing.CompositeIndexes.Add(new Collection<CompositePath>([.. composite.Select(p => new CompositePath { Path = p.Path, Order = p.Order })]));
         indexing.VectorIndexes.Add(new VectorIndexPath { Path = EmbeddingPath, Type = IndexType });
-        indexing.FullTextIndexes.Add(new FullTextIndexPath { Path = FullTextPath });
 
         return new ContainerProperties(containerName, PartitionKeyPath)
         {
             VectorEmbeddingPolicy = new VectorEmbeddingPolicy(embeddings),
-            FullTextPolicy = new FullTextPolicy
-            {
-                DefaultLanguage = FullTextLanguage,
-                FullTextPaths = new Collection<FullTextPath>
-                {
-                    new() { Path = FullTextPath, Language = FullTextLanguage },
-                },
-            },
             IndexingPolicy = indexing,
             DefaultTimeToLive = DefaultTimeToLive,
         };

@@ -27,7 +27,8 @@ public sealed class ContainerPolicyTests(CompiledTemplate compiled) : IClassFixt
         AssertSame(code["partitionKey"]?["kind"], bicep["partitionKey"]?["kind"], "partition key kind");
         AssertSame(code["defaultTtl"], bicep["defaultTtl"], "default TTL");
         AssertSame(code["vectorEmbeddingPolicy"], bicep["vectorEmbeddingPolicy"], "vector embedding policy");
-        AssertSame(code["fullTextPolicy"], bicep["fullTextPolicy"], "full-text policy");
+        Assert.Null(code["fullTextPolicy"]);
+        Assert.Null(bicep["fullTextPolicy"]);
 
         var codeIndexing = code["indexingPolicy"]!;
         var bicepIndexing = bicep["indexingPolicy"]!;
@@ -35,7 +36,8 @@ public sealed class ContainerPolicyTests(CompiledTemplate compiled) : IClassFixt
         Assert.Equal(Paths(codeIndexing["includedPaths"]), Paths(bicepIndexing["includedPaths"]));
         Assert.Equal(Paths(codeIndexing["excludedPaths"]), Paths(bicepIndexing["excludedPaths"]));
         AssertSame(codeIndexing["vectorIndexes"], bicepIndexing["vectorIndexes"], "vector indexes");
-        AssertSame(codeIndexing["fullTextIndexes"], bicepIndexing["fullTextIndexes"], "full-text indexes");
+        AssertSame(codeIndexing["compositeIndexes"], bicepIndexing["compositeIndexes"], "composite indexes");
+        Assert.Null(bicepIndexing["fullTextIndexes"]);
     }
 
     [Fact]
@@ -50,9 +52,8 @@ public sealed class ContainerPolicyTests(CompiledTemplate compiled) : IClassFixt
         Assert.Equal("cosine", (string?)embedding?["distanceFunction"]);
         Assert.Equal("float32", (string?)embedding?["dataType"]);
         Assert.Equal("quantizedFlat", (string?)bicep["indexingPolicy"]?["vectorIndexes"]?[0]?["type"]);
-        Assert.Equal(MemoryContainer.FullTextPath, (string?)bicep["fullTextPolicy"]?["fullTextPaths"]?[0]?["path"]);
-        Assert.Equal(MemoryContainer.FullTextPath, (string?)bicep["indexingPolicy"]?["fullTextIndexes"]?[0]?["path"]);
-        Assert.Contains(MemoryContainer.EmbeddingPath + "/*", Paths(bicep["indexingPolicy"]?["excludedPaths"]));
+        Assert.Equal(["/embedding/*", "/\"_etag\"/?", "/content/?", "/metadata/*", "/blocks/*", "/summary/?"], Paths(bicep["indexingPolicy"]?["excludedPaths"]));
+        Assert.Equal(2, bicep["indexingPolicy"]?["compositeIndexes"]?.AsArray().Count);
         Assert.Equal(-1, (int?)bicep["defaultTtl"]);
     }
 
@@ -67,13 +68,13 @@ public sealed class ContainerPolicyTests(CompiledTemplate compiled) : IClassFixt
     }
 
     [Fact]
-    public void Container_uses_an_api_version_that_knows_full_text_search()
+    public void Container_uses_an_api_version_that_knows_vector_search()
     {
         var container = compiled.Template.Single(ContainerType);
 
         Assert.True(
             string.CompareOrdinal(container.ApiVersion, "2025-10-15") >= 0,
-            $"API version {container.ApiVersion} is older than 2025-10-15, which rejects the full-text policy.");
+            $"API version {container.ApiVersion} is older than 2025-10-15, which this template was written against.");
     }
 
     [Fact]

@@ -103,14 +103,14 @@ public sealed partial class KeylessTests(CompiledTemplate compiled) : IClassFixt
     }
 
     [Fact]
-    public void Cosmos_account_is_serverless_with_vector_and_full_text_search()
+    public void Cosmos_account_is_serverless_with_vector_search_and_no_unused_capability()
     {
         var capabilities = compiled.Template.Single("Microsoft.DocumentDB/databaseAccounts").Properties?["capabilities"]?.AsArray()
             .Select(capability => (string?)capability?["name"]).ToList() ?? [];
 
         Assert.Contains("EnableServerless", capabilities);
         Assert.Contains("EnableNoSQLVectorSearch", capabilities);
-        Assert.Contains("EnableNoSQLFullTextSearch", capabilities);
+        Assert.DoesNotContain("EnableNoSQLFullTextSearch", capabilities);
     }
 
     [Fact]

@@ -6,10 +6,10 @@ using ServerlessMemory.Cosmos;
 namespace ServerlessMemory.Tests.Cosmos;
 
 /// <summary>
-/// How a commit reads a failed transactional batch. The local server cannot run batches, so a
-/// handler in the SDK's pipeline answers them with a status and no body, which the SDK gives every
-/// operation of the batch: for a batch of one, the answer the service gives when that operation fails.
-/// Everything else goes to the local server.
+/// How a commit reads a transactional batch refused as a whole (throttled, too large, the service
+/// down): a handler in the SDK's pipeline answers batches with a status and no body, which the SDK
+/// gives every operation of the batch. Everything else goes to the local server, whose own batches
+/// are exercised by <see cref="CosmosPointOperationTests"/> and the contract suite.
 /// </summary>
 [Collection(LocalCosmosCollection.Name)]
 public sealed class CosmosBatchFailureTests(LocalCosmosServer server)

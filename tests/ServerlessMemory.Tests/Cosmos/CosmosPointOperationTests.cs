@@ -7,9 +7,9 @@ using ServerlessMemory.Cosmos;
 namespace ServerlessMemory.Tests.Cosmos;
 
 /// <summary>
-/// Each operation a commit's transactional batch carries, run on its own against the local
-/// <c>@vercel/cosmosdb-server</c>: the documents it writes, ETag conflicts, patches and deletes, and
-/// the store's point reads of what they wrote. (That server cannot take the SDK's batches or queries.)
+/// What the Cosmos store writes, against the local <c>@vercel/cosmosdb-server</c>: each operation a
+/// commit's transactional batch carries, run on its own (the documents it writes, ETag conflicts,
+/// patches and deletes), and the batches themselves: one per change set, atomic, cut at 100 operations.
 /// </summary>
 [Collection(LocalCosmosCollection.Name)]
 public sealed class CosmosPointOperationTests(LocalCosmosServer server)
@@ -283,21 +283,77 @@ public sealed class CosmosPointOperationTests(LocalCosmosServer server)
         var user = NewUser();
         var before = server.Requests.Count;
 
-        // The local server cannot read the SDK's batch format and answers 500; the request is what counts here.
-        await Assert.ThrowsAsync<CosmosException>(() => Store.CommitAsync(user, new()
+        await Store.CommitAsync(user, new()
         {
             Core = Core("x", null),
             ArchiveAdds = [Item("a memory")],
-            Accesses = [new("other", T0, null)],
             Messages = [new("m1", "default", "t", "user", "hello", T0)],
             Session = new("default", "summary", T0, null),
-        }));
+        });
 
-        var writes = server.Requests.Skip(before).Where(r => r.Method != "GET").ToList();
-        var batch = Assert.Single(writes);
+        var batch = Assert.Single(server.Requests.Skip(before), r => r.Method != "GET");
         Assert.True(batch.IsBatch);
         Assert.Equal("POST", batch.Method);
-        Assert.Null(await Store.GetCoreAsync(user));
+        Assert.Equal("x", (await Store.GetCoreAsync(user))!.Find("human")!.Value);
+        Assert.NotNull(await Store.GetSessionAsync(user, "default"));
+        Assert.Single((await Store.ListMessagesAsync(user, null, 10, null)).Items);
+    }
+
+    [LocalCosmosFact]
+    public async Task An_access_to_a_memory_gone_meanwhile_is_dropped_and_the_batch_sent_again_without_it()
+    {
+        var user = NewUser();
+        var before = server.Requests.Count;
+
+        await Store.CommitAsync(user, new()
+        {
+            ArchiveAdds = [Item("kept")],
+            Accesses = [new("forgotten-meanwhile", T0, null)],
+            Messages = [new("m1", "default", "t", "user", "hello", T0)],
+        });
+
+        Assert.Equal(2, server.Requests.Skip(before).Count(r => r.IsBatch));
+        Assert.NotNull(await Store.GetArchiveItemAsync(user, Item("kept").Id));
+        Assert.Single((await Store.ListMessagesAsync(user, null, 10, null)).Items);
+    }
+
+    [LocalCosmosFact]
+    public async Task A_change_set_of_more_than_a_hundred_writes_is_cut_into_batches_that_all_land()
+    {
+        var user = NewUser();
+        var before = server.Requests.Count;
+        var items = Enumerable.Range(0, 230).Select(i => Item($"imported memory {i}")).ToList();
+
+        await Store.CommitAsync(user, new() { Core = Core("bulk", null), ArchiveAdds = items });
+
+        Assert.Equal(3, server.Requests.Skip(before).Count(r => r.IsBatch));
+        var listed = new List<ArchiveItem>();
+        string? token = null;
+        do
+        {
+            var page = await Store.ListArchiveAsync(user, 100, token);
+            listed.AddRange(page.Items);
+            token = page.ContinuationToken;
+        }
+        while (token is not null);
+        Assert.Equal(230, listed.Select(i => i.Id).Distinct().Count());
+        Assert.Equal("bulk", (await Store.GetCoreAsync(user))!.Find("human")!.Value);
+    }
+
+    [LocalCosmosFact]
+    public async Task A_conflict_in_the_first_batch_writes_nothing_of_a_large_change_set()
+    {
+        var user = NewUser();
+        await Store.CommitAsync(user, new() { Core = Core("first", null) });
+
+        await Assert.ThrowsAsync<MemoryConflictException>(() => Store.CommitAsync(user, new()
+        {
+            Core = Core("stale", null),
+            ArchiveAdds = [.. Enumerable.Range(0, 150).Select(i => Item($"never written {i}"))],
+        }));
+
+        Assert.Equal("first", (await Store.GetCoreAsync(user))!.Find("human")!.Value);
+        Assert.Empty((await Store.ListArchiveAsync(user, 10, null)).Items);
     }
 
     [LocalCosmosFact]

@@ -1,4 +1,6 @@
 using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Azure.Cosmos;
 using ServerlessMemory.Core;
 using ServerlessMemory.Cosmos;
@@ -6,47 +8,32 @@ using ServerlessMemory.Cosmos;
 namespace ServerlessMemory.Tests.Cosmos;
 
 /// <summary>
-/// The SQL text and parameters of every query the Cosmos store sends, pinned: the local server
-/// cannot run them, so a change here is a change someone has to run on an emulator or account.
+/// The SQL text and parameters of every query the Cosmos store sends, pinned, and the rows they
+/// project read back as the store reads them. The contract suite runs them on the local server; what
+/// only the service can tell (RU, the vector index, <c>TOP @n</c> plans) needs an account or emulator.
 /// </summary>
 public sealed class CosmosQueriesTests
 {
-    private const string Fields = "c.id, c.content, c.memoryType, c.importance, c.createdAt, c.lastAccessedAt, c.accessCount, c.metadata, c.forgetAt";
-    private const string Vector = "VectorDistance(c.embedding, @vector, true, {'distanceFunction': 'cosine', 'dataType': 'float32'})";
-    private const string HasTerm = "EXISTS(SELECT VALUE t FROM t IN c.terms WHERE ARRAY_CONTAINS(@terms, t))";
+    private const string Fields = "c.id, c.userId, c.type, c.content, c.memoryType, c.importance, c.createdAt, c.lastAccessedAt, c.accessCount, c.metadata, c.forgetAt";
+    private const string MessageFields = "c.id, c.userId, c.type, c.sessionId, c.turnId, c.role, c.content, c.createdAt";
 
     public static TheoryData<string, string> Texts => new()
     {
         { nameof(CosmosQueries.ListArchive), $"SELECT {Fields} FROM c WHERE c.userId = @userId AND c.type = 'archive' ORDER BY c.createdAt DESC" },
-        { nameof(CosmosQueries.ArchiveLexical), $"SELECT TOP @top {Fields} FROM c WHERE c.userId = @userId AND c.type = 'archive' AND {HasTerm} ORDER BY c.createdAt DESC" },
-        {
-            nameof(CosmosQueries.ArchiveLexicalScored),
-            $"SELECT TOP @top {Fields}, (IS_ARRAY(c.embedding) AND ARRAY_LENGTH(c.embedding) = @dimensions ? {Vector} : null) AS similarity " +
-            $"FROM c WHERE c.userId = @userId AND c.type = 'archive' AND {HasTerm} ORDER BY c.createdAt DESC"
-        },
+        { nameof(CosmosQueries.ArchiveLexical), $"SELECT TOP @top {Fields} FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ({{0}}) ORDER BY c.createdAt DESC" },
         {
             nameof(CosmosQueries.ArchiveVector),
             $"SELECT TOP @top {Fields}, VectorDistance(c.embedding, @vector) AS similarity FROM c " +
             "WHERE c.userId = @userId AND c.type = 'archive' ORDER BY VectorDistance(c.embedding, @vector)"
         },
-        {
-            nameof(CosmosQueries.ArchiveVectorExact),
-            $"SELECT TOP @top {Fields}, {Vector} AS similarity FROM c " +
-            $"WHERE c.userId = @userId AND c.type = 'archive' AND ARRAY_LENGTH(c.embedding) = @dimensions ORDER BY {Vector}"
-        },
-        {
-            nameof(CosmosQueries.ListMessages),
-            "SELECT c.id, c.sessionId, c.turnId, c.role, c.content, c.createdAt FROM c WHERE c.userId = @userId AND c.type = 'message' ORDER BY c.createdAt DESC"
-        },
+        { nameof(CosmosQueries.ListMessages), $"SELECT {MessageFields} FROM c WHERE c.userId = @userId AND c.type = 'message' ORDER BY c.createdAt DESC" },
         {
             nameof(CosmosQueries.ListSessionMessages),
-            "SELECT c.id, c.sessionId, c.turnId, c.role, c.content, c.createdAt FROM c WHERE c.userId = @userId AND c.type = 'message' " +
-            "AND c.sessionId = @sessionId ORDER BY c.createdAt DESC"
+            $"SELECT {MessageFields} FROM c WHERE c.userId = @userId AND c.type = 'message' AND c.sessionId = @sessionId ORDER BY c.createdAt DESC"
         },
         {
             nameof(CosmosQueries.SearchMessages),
-            $"SELECT TOP @top c.id, c.sessionId, c.turnId, c.role, c.content, c.createdAt FROM c WHERE c.userId = @userId AND c.type = 'message' " +
-            $"AND {HasTerm} ORDER BY c.createdAt DESC"
+            $"SELECT TOP @top {MessageFields} FROM c WHERE c.userId = @userId AND c.type = 'message' AND ({{0}}) ORDER BY c.createdAt DESC"
         },
         { nameof(CosmosQueries.UserDocumentIds), "SELECT VALUE c.id FROM c WHERE c.userId = @userId" },
         { nameof(CosmosQueries.DueArchiveItems), "SELECT c.id, c.userId, c._etag FROM c WHERE c.type = 'archive' AND c.forgetAt <= @now" },
@@ -99,46 +86,90 @@ public sealed class CosmosQueriesTests
     }
 
     [Fact]
-    public void Lexical_search_reads_four_times_the_limit_capped_at_a_thousand()
+    public void Lexical_search_looks_each_term_up_in_the_index_and_reads_four_times_the_limit_capped_at_a_thousand()
     {
         string[] terms = ["项目", "xgboost"];
         var query = CosmosQueries.ArchiveLexicalQuery("u1", terms, 10);
 
-        Assert.Equal(CosmosQueries.ArchiveLexical, query.QueryText);
-        Assert.Equal([("@top", (object)40), ("@userId", "u1"), ("@terms", terms)], Parameters(query));
+        Assert.Equal(
+            $"SELECT TOP @top {Fields} FROM c WHERE c.userId = @userId AND c.type = 'archive' " +
+            "AND (ARRAY_CONTAINS(c.terms, @t0) OR ARRAY_CONTAINS(c.terms, @t1)) ORDER BY c.createdAt DESC",
+            query.QueryText);
+        Assert.Equal([("@t0", (object)"项目"), ("@t1", "xgboost"), ("@top", 40), ("@userId", "u1")], Parameters(query));
         Assert.Equal(1_000, CosmosQueries.LexicalTop(5_000));
         Assert.Equal(1_000, CosmosQueries.LexicalTop(int.MaxValue));
     }
 
     [Fact]
-    public void Lexical_search_with_a_vector_scores_each_row_against_it()
+    public void A_long_query_filters_by_its_first_distinct_terms_only()
     {
-        string[] terms = ["项目"];
-        float[] vector = [1, 0, 0];
-        var query = CosmosQueries.ArchiveLexicalQuery("u1", terms, 5, vector);
+        var terms = LexicalTerms.ForQuery(string.Join(" ", Enumerable.Range(0, 60).Select(i => $"word{i}x")) + " 客户流失预测模型的特征工程");
+        var query = CosmosQueries.ArchiveLexicalQuery("u1", terms, 5);
 
-        Assert.Equal(CosmosQueries.ArchiveLexicalScored, query.QueryText);
-        Assert.Equal([("@top", (object)20), ("@userId", "u1"), ("@terms", terms), ("@vector", vector), ("@dimensions", 3)], Parameters(query));
+        Assert.True(terms.Count > CosmosQueries.MaxFilterTerms);
+        Assert.Equal(CosmosQueries.MaxFilterTerms, Parameters(query).Count(p => p.Name.StartsWith("@t", StringComparison.Ordinal) && p.Name != "@top"));
+        Assert.Equal(CosmosQueries.FilterTerms(terms), terms.Distinct().Take(CosmosQueries.MaxFilterTerms));
     }
 
     [Fact]
-    public void Vector_search_uses_the_index_for_the_containers_dimensions()
+    public void Vector_search_goes_through_the_index()
     {
         var vector = new float[1536];
-        var query = CosmosQueries.ArchiveVectorQuery("u1", vector, 7, 1536);
+        var query = CosmosQueries.ArchiveVectorQuery("u1", vector, 7);
 
         Assert.Equal(CosmosQueries.ArchiveVector, query.QueryText);
         Assert.Equal([("@top", (object)7), ("@userId", "u1"), ("@vector", vector)], Parameters(query));
     }
 
-    [Fact]
-    public void Vector_search_with_another_length_compares_only_vectors_of_that_length_exactly()
+    /// <summary>
+    /// The rows a query projects, exactly: a stored document cut down to the fields its SELECT list
+    /// names, deserialised as the store reads it. A required member the projection leaves out fails here.
+    /// </summary>
+    [Theory]
+    [InlineData(nameof(CosmosQueries.ListArchive))]
+    [InlineData(nameof(CosmosQueries.ArchiveLexical))]
+    [InlineData(nameof(CosmosQueries.ArchiveVector))]
+    public void Archive_rows_as_projected_read_back_as_the_item(string name)
     {
-        float[] vector = [2, 0.1f, 0];
-        var query = CosmosQueries.ArchiveVectorQuery("u1", vector, 2, 1536);
+        var item = new ArchiveItem
+        {
+            Id = "a1", Content = "当前项目是客户流失预测", Type = MemoryType.Fact, Importance = 0.6,
+            CreatedAt = new(2026, 3, 1, 8, 0, 0, TimeSpan.Zero), LastAccessedAt = new(2026, 3, 2, 8, 0, 0, TimeSpan.Zero), AccessCount = 2,
+            Metadata = new Dictionary<string, string> { ["source"] = "chat" }, ForgetAt = new(2026, 4, 1, 8, 0, 0, TimeSpan.Zero),
+            Embedding = new float[] { 1, 0, 0 },
+        };
+        var row = Project(Text(name), ArchiveDocument.From("u1", item), similarity: 0.9);
 
-        Assert.Equal(CosmosQueries.ArchiveVectorExact, query.QueryText);
-        Assert.Equal([("@top", (object)2), ("@userId", "u1"), ("@vector", vector), ("@dimensions", 3)], Parameters(query));
+        var read = JsonSerializer.Deserialize<ArchiveDocument>(row, CosmosJson.Options)!;
+
+        Assert.Equal(item with { Embedding = null }, read.ToItem() with { Metadata = item.Metadata });
+        Assert.Equal("chat", read.ToItem().Metadata["source"]);
+    }
+
+    [Theory]
+    [InlineData(nameof(CosmosQueries.ListMessages))]
+    [InlineData(nameof(CosmosQueries.ListSessionMessages))]
+    [InlineData(nameof(CosmosQueries.SearchMessages))]
+    public void Message_rows_as_projected_read_back_as_the_message(string name)
+    {
+        var message = new ConversationMessage("m1", "s1", "t1", "user", "我叫小明", new(2026, 3, 1, 8, 0, 0, TimeSpan.Zero));
+        var row = Project(Text(name), MessageDocument.From("u1", message));
+
+        Assert.Equal(message, JsonSerializer.Deserialize<MessageDocument>(row, CosmosJson.Options)!.ToMessage());
+    }
+
+    /// <summary>The document as the SELECT list projects it: <c>c.x</c> fields kept, <c>... AS alias</c> set.</summary>
+    private static string Project<T>(string sql, T document, double? similarity = null)
+    {
+        var full = JsonNode.Parse(CosmosJson.Serialize(document))!.AsObject();
+        var select = sql[..sql.IndexOf(" FROM c", StringComparison.Ordinal)].Replace("SELECT TOP @top ", "", StringComparison.Ordinal).Replace("SELECT ", "", StringComparison.Ordinal);
+        var row = new JsonObject();
+        foreach (var field in select.Split(", "))
+        {
+            if (field.StartsWith("c.", StringComparison.Ordinal) && full[field[2..]] is { } value) row[field[2..]] = value.DeepClone();
+            else if (field.Split(" AS ") is [_, var alias]) row[alias] = similarity;
+        }
+        return row.ToJsonString();
     }
 
     [Fact]
@@ -159,8 +190,11 @@ public sealed class CosmosQueriesTests
         string[] terms = ["数据", "科学"];
         var query = CosmosQueries.SearchMessagesQuery("u1", terms, 10);
 
-        Assert.Equal(CosmosQueries.SearchMessages, query.QueryText);
-        Assert.Equal([("@top", (object)10), ("@userId", "u1"), ("@terms", terms)], Parameters(query));
+        Assert.Equal(
+            $"SELECT TOP @top {MessageFields} FROM c WHERE c.userId = @userId AND c.type = 'message' " +
+            "AND (ARRAY_CONTAINS(c.terms, @t0) OR ARRAY_CONTAINS(c.terms, @t1)) ORDER BY c.createdAt DESC",
+            query.QueryText);
+        Assert.Equal([("@t0", (object)"数据"), ("@t1", "科学"), ("@top", 10), ("@userId", "u1")], Parameters(query));
     }
 
     [Fact]

@@ -7,11 +7,13 @@ using ServerlessMemory.Cosmos;
 namespace ServerlessMemory.Tests.Cosmos;
 
 /// <summary>
-/// The npm package <c>@vercel/cosmosdb-server</c>, installed by <c>npm ci --prefix .ci/cosmos</c>,
-/// started by <c>.ci/cosmos/server.js</c> on a free loopback port over HTTPS with its self-signed
-/// certificate. The .NET SDK's point operations (create, read, replace with If-Match, patch, delete)
-/// work against it; its transactional batches and queries do not, so those are left to the
-/// contract suite on a real emulator or account (<see cref="Stores.CosmosStoreTests"/>).
+/// The npm package <c>@vercel/cosmosdb-server</c>, installed by <c>npm ci --prefix .ci/cosmos</c>
+/// (the test project's build runs it when it is missing), started by <c>.ci/cosmos/server.js</c> on a
+/// free loopback port over HTTPS with its self-signed certificate. The store runs against it whole:
+/// point operations as they are; queries with the SDK's optimistic direct execution, switched on
+/// here only (<see cref="CosmosMemoryStore.OptimisticDirectExecution"/>); transactional batches
+/// through <see cref="BatchWireFormat"/>, which this client's request handler applies; and
+/// <c>VectorDistance</c>, which server.js computes exactly.
 /// </summary>
 public sealed partial class LocalCosmosServer : IAsyncLifetime
 {
@@ -80,7 +82,7 @@ public sealed partial class LocalCosmosServer : IAsyncLifetime
             });
             options.CustomHandlers.Add(new RecordingHandler(Requests));
         });
-        Store = new CosmosMemoryStore(_client, Options);
+        Store = new CosmosMemoryStore(_client, Options) { OptimisticDirectExecution = true };
         await Store.ContainerAsync();
     }
 
@@ -117,14 +119,38 @@ public sealed partial class LocalCosmosServer : IAsyncLifetime
     [GeneratedRegex(@"Ready to accept HTTPS connections at 127\.0\.0\.1:(\d+)")]
     private static partial Regex ReadyLine();
 
+    /// <summary>Records every request, and carries batches in the JSON form the local server reads.</summary>
     private sealed class RecordingHandler(ConcurrentQueue<(string, string, bool)> requests) : RequestHandler
     {
-        public override Task<ResponseMessage> SendAsync(RequestMessage request, CancellationToken cancellationToken)
+        public override async Task<ResponseMessage> SendAsync(RequestMessage request, CancellationToken cancellationToken)
         {
             var isBatch = request.Headers.TryGetValue("x-ms-cosmos-is-batch-request", out var batch) &&
                           string.Equals(batch, "True", StringComparison.OrdinalIgnoreCase);
             requests.Enqueue((request.Method.Method, request.RequestUri?.OriginalString ?? "", isBatch));
-            return base.SendAsync(request, cancellationToken);
+            if (!isBatch) return await base.SendAsync(request, cancellationToken);
+
+            var operations = await BatchWireFormat.ReadRequestAsync(request.Content);
+            request.Content = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(operations.ToJsonString()));
+            var response = await base.SendAsync(request, cancellationToken);
+            // A successful batch's JSON answer is the content; a failed one's reaches this handler only
+            // inside the error message (the gateway client reads an error body that is not HybridRow
+            // into the exception's text: "... Reason: ([...]);").
+            string text;
+            if (response.Content is not null)
+            {
+                using var reader = new StreamReader(response.Content);
+                text = await reader.ReadToEndAsync(cancellationToken);
+            }
+            else
+            {
+                var message = response.ErrorMessage ?? "";
+                var (start, end) = (message.IndexOf('[', StringComparison.Ordinal), message.LastIndexOf(']'));
+                text = start >= 0 && end > start ? message[start..(end + 1)] : "";
+            }
+            if (text.Length == 0 || System.Text.Json.Nodes.JsonNode.Parse(text) is not System.Text.Json.Nodes.JsonArray results) return response;
+            var answer = new ResponseMessage(response.StatusCode, request) { Content = await BatchWireFormat.WriteResponseAsync(results) };
+            foreach (var name in response.Headers.AllKeys()) answer.Headers[name] = response.Headers[name];
+            return answer;
         }
     }
 }

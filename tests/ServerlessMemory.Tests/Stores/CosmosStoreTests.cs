@@ -2,16 +2,19 @@ using System.Reflection;
 using Microsoft.Azure.Cosmos;
 using ServerlessMemory.Core;
 using ServerlessMemory.Cosmos;
+using ServerlessMemory.Tests.Cosmos;
 
 namespace ServerlessMemory.Tests.Stores;
 
 /// <summary>
-/// The store contract suite on a real Cosmos DB: the Linux emulator or an account, named by
-/// <c>COSMOS_TEST_ENDPOINT</c> (and <c>COSMOS_TEST_KEY</c>, the emulator's well-known key when unset).
-/// Each run gets a container of its own, created with the production policy and deleted afterwards.
-/// Without an endpoint every test is reported skipped with the reason. xunit 2 cannot skip at run
-/// time, so each contract test is overridden here with <see cref="CosmosFactAttribute"/>, and
-/// <see cref="Every_contract_test_is_overridden_to_skip_without_an_endpoint"/> fails when a new one is not.
+/// The store contract suite through <see cref="CosmosMemoryStore"/> on Cosmos DB: on a real account or
+/// emulator when <c>COSMOS_TEST_ENDPOINT</c> names one (and <c>COSMOS_TEST_KEY</c>, the emulator's
+/// well-known key when unset), else on the local test server (<see cref="LocalCosmosServer"/>), which
+/// <c>.ci/run</c> and the test build install. Each run gets a container of its own, created with the
+/// production policy. Only when neither can run is every test reported skipped, with the reason.
+/// xunit 2 cannot skip at run time, so each contract test is overridden here with
+/// <see cref="CosmosFactAttribute"/>, and <see cref="Every_contract_test_is_overridden_to_skip_when_no_cosmos_can_run"/>
+/// fails when a new one is not.
 /// </summary>
 public sealed class CosmosStoreTests(CosmosContractContainer container) : MemoryStoreContract, IClassFixture<CosmosContractContainer>
 {
@@ -37,7 +40,7 @@ public sealed class CosmosStoreTests(CosmosContractContainer container) : Memory
     [CosmosFact] public override Task A_renewal_replaces_a_forgotten_item_once_and_adds_one_that_is_gone() => base.A_renewal_replaces_a_forgotten_item_once_and_adds_one_that_is_gone();
 
     [Fact]
-    public void Every_contract_test_is_overridden_to_skip_without_an_endpoint()
+    public void Every_contract_test_is_overridden_to_skip_when_no_cosmos_can_run()
     {
         var contract = typeof(MemoryStoreContract).GetMethods().Where(m => m.GetCustomAttribute<FactAttribute>() is not null).Select(m => m.Name);
         var skippable = typeof(CosmosStoreTests).GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
@@ -47,29 +50,42 @@ public sealed class CosmosStoreTests(CosmosContractContainer container) : Memory
     }
 }
 
-/// <summary>A fact that needs a Cosmos DB emulator or account, skipped with the reason when none is configured.</summary>
+/// <summary>A fact that needs Cosmos DB (an account, an emulator or the local test server), skipped with the reason when none can run.</summary>
 public sealed class CosmosFactAttribute : FactAttribute
 {
     public CosmosFactAttribute()
     {
-        if (CosmosContractContainer.Endpoint is null)
-            Skip = "Cosmos DB store not tested: set COSMOS_TEST_ENDPOINT (and COSMOS_TEST_KEY unless it is the emulator) to run the contract suite on Cosmos DB.";
+        if (CosmosContractContainer.Endpoint is null && LocalCosmosServer.Unavailable is { } reason)
+            Skip = $"Cosmos DB store not tested: {reason} Or set COSMOS_TEST_ENDPOINT (and COSMOS_TEST_KEY unless it is the emulator) to run the contract suite on an account or emulator.";
     }
 }
 
-/// <summary>A container of the run's own on the configured Cosmos DB, with the production container policy.</summary>
+/// <summary>
+/// A container of the run's own with the production container policy: on the configured account or
+/// emulator, or else on a local test server of its own.
+/// </summary>
 public sealed class CosmosContractContainer : IAsyncLifetime
 {
     private CosmosClient? _client;
     private CosmosMemoryStore? _store;
+    private LocalCosmosServer? _local;
 
     public static string? Endpoint { get; } = Environment.GetEnvironmentVariable("COSMOS_TEST_ENDPOINT") is { Length: > 0 } endpoint ? endpoint : null;
 
-    public CosmosMemoryStore Store => _store ?? throw new InvalidOperationException("COSMOS_TEST_ENDPOINT is not set.");
+    /// <summary>Where the suite runs, for the test output.</summary>
+    public static string Target => Endpoint is not null ? $"Cosmos DB at {Endpoint}" : "the local Cosmos DB test server";
+
+    public CosmosMemoryStore Store => _store ?? _local?.Store ?? throw new InvalidOperationException("No Cosmos DB to test against.");
 
     public async Task InitializeAsync()
     {
-        if (Endpoint is null) return;
+        if (Endpoint is null)
+        {
+            if (LocalCosmosServer.Unavailable is not null) return;
+            _local = new LocalCosmosServer();
+            await _local.InitializeAsync();
+            return;
+        }
         var key = Environment.GetEnvironmentVariable("COSMOS_TEST_KEY") is { Length: > 0 } k ? k : CosmosStoreOptions.EmulatorKey;
         var options = new CosmosStoreOptions
         {
@@ -90,6 +106,7 @@ public sealed class CosmosContractContainer : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        if (_local is not null) await _local.DisposeAsync();
         if (_client is null || _store is null) return;
         try
         {

@@ -154,11 +154,11 @@ public abstract class MemoryStoreContract
     public virtual async Task Users_never_see_each_others_memories()
     {
         var (alice, bob) = (NewUser(), NewUser());
-        var secret = Item("alice's secret project", embedding: [1, 0]);
+        var secret = Item("alice's secret project", embedding: [1, 0, 0]);
         await Store.CommitAsync(alice, new() { ArchiveAdds = [secret], Messages = [new("m", "default", "t", "user", "secret project", T0)] });
 
         Assert.Null(await Store.GetArchiveItemAsync(bob, secret.Id));
-        Assert.Empty(await Store.FindArchiveCandidatesAsync(bob, ["secret", "project"], new float[] { 1, 0 }, 10));
+        Assert.Empty(await Store.FindArchiveCandidatesAsync(bob, ["secret", "project"], new float[] { 1, 0, 0 }, 10));
         Assert.Empty((await Store.ListArchiveAsync(bob, 10, null)).Items);
         Assert.Empty(await Store.SearchMessagesAsync(bob, ["secret"], 10));
         Assert.Empty((await Store.ListMessagesAsync(bob, null, 10, null)).Items);
@@ -220,14 +220,14 @@ public abstract class MemoryStoreContract
     public virtual async Task Deleting_an_archive_item_removes_it_from_search()
     {
         var user = NewUser();
-        var item = Item("likes hiking", embedding: [1, 0]);
+        var item = Item("likes hiking", embedding: [1, 0, 0]);
         await Store.CommitAsync(user, new() { ArchiveAdds = [item] });
-        Assert.Single(await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0 }, 5));
+        Assert.Single(await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0, 0 }, 5));
 
         await Store.CommitAsync(user, new() { ArchiveDeletes = [item.Id] });
 
         Assert.Null(await Store.GetArchiveItemAsync(user, item.Id));
-        Assert.Empty(await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0 }, 5));
+        Assert.Empty(await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0, 0 }, 5));
     }
 
     [Fact]

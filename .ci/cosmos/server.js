@@ -9,6 +9,7 @@
 //
 // What is mended or added, each as the service documents it:
 // - reads of a missing document answer 404 (the package's handler crashes with a 500);
+// - a conditional patch's `FROM c WHERE ...` keeps its case (the package lowercases it);
 // - query responses say `x-ms-cosmos-query-requiresdistribution: false`, so the .NET SDK's
 //   optimistic direct execution (switched on by the tests only) runs a single-partition query
 //   as it is instead of asking for a query plan, which this server cannot make;
@@ -84,10 +85,19 @@ function escape(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+// Conditional patches: the package lowercases a "FROM c WHERE ..." condition, property names and
+// string literals included; hand it the condition as a whole query, in its own case.
+const patchOperations = require(`${lib}/handler/_patch-operations`);
+const patch = patchOperations.patchOperation;
+patchOperations.patchOperation = (collection, input) => {
+  const clause = /^\s*FROM\s+c\s+WHERE\s+(.*)$/is.exec(input.condition || "");
+  return patch(collection, clause ? { ...input, condition: `SELECT * FROM c WHERE c.id = @id AND (${clause[1]})` } : input);
+};
+
 // Transactional batches, atomic.
 const batchDocuments = require(`${lib}/handler/batch-documents`);
 const operations = require(`${lib}/handler/_document-operations`);
-const { patchOperation } = require(`${lib}/handler/_patch-operations`);
+const patchOperation = (collection, input) => patchOperations.patchOperation(collection, input);
 const json = require(`${lib}/json`).default;
 
 function runOperation(collection, input) {

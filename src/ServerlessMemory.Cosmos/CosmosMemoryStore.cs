@@ -149,6 +149,11 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
             var status = whole ? response.StatusCode : response[failed].StatusCode;
             var outcome = whole ? WriteFailure.Error : pending[failed].Classify(status);
             if (outcome == WriteFailure.Conflict) throw pending[failed].Conflict();
+            if (outcome == WriteFailure.Missing)
+            {
+                pending[failed] = pending[failed].WhenMissing!;
+                continue;
+            }
             if (outcome == WriteFailure.Error)
                 throw new CosmosException(
                     $"The transactional batch for user '{userId}' failed with {(int)status} at {(whole ? $"the batch of {pending.Count}" : pending[failed].ToString())}: {response.ErrorMessage}",
@@ -174,6 +179,7 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
         {
             WriteFailure.Conflict => throw write.Conflict(),
             WriteFailure.Skip => result,
+            WriteFailure.Missing => await ExecuteAsync(userId, write.WhenMissing!, cancellationToken),
             _ => throw new CosmosException($"{write} failed with {(int)result.StatusCode}: {result.ErrorMessage}",
                 result.StatusCode, 0, null, result.RequestCharge),
         };

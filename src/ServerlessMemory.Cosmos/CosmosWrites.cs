@@ -35,8 +35,9 @@ internal sealed class CosmosWrite
     private readonly IReadOnlyList<PatchOperation>? _patch;
 
     private CosmosWrite(WriteKind kind, string documentId, byte[]? body, IReadOnlyList<PatchOperation>? patch, string? ifMatch, int patchBytes = 0,
-        string? filterPredicate = null)
+        string? filterPredicate = null, CosmosWrite? whenMissing = null)
     {
+        WhenMissing = whenMissing;
         FilterPredicate = filterPredicate;
         Kind = kind;
         DocumentId = documentId;
@@ -57,6 +58,8 @@ internal sealed class CosmosWrite
     /// <summary>Core and session are written with optimistic concurrency; a failure there is the caller's conflict.</summary>
     public bool CanConflict => Kind is WriteKind.Core or WriteKind.Session;
     public IReadOnlyList<PatchOperation>? Patch => _patch;
+    /// <summary>What to write instead when the target is gone: a renewal of a swept item creates it anew.</summary>
+    public CosmosWrite? WhenMissing { get; }
     /// <summary>The condition a patch is applied under (Cosmos DB answers 412 when it does not hold).</summary>
     public string? FilterPredicate { get; }
     /// <summary>The archive item an add or a renewal writes: what the commit reports when it was skipped.</summary>
@@ -73,9 +76,9 @@ internal sealed class CosmosWrite
         new(WriteKind.ArchiveCreate, ArchiveDocument.DocumentId(item.Id), CosmosJson.Serialize(ArchiveDocument.From(userId, item, embeddingDimensions)), null, null);
 
     /// <summary>Writes every field of the item over a stored one that is forgotten by <c>dueBy</c> (9 of the 10 operations a patch may hold; terms are those of the same content).</summary>
-    public static CosmosWrite ArchiveRenew(string userId, ArchiveRenewal renewal)
+    public static CosmosWrite ArchiveRenew(string userId, ArchiveRenewal renewal, int? embeddingDimensions = null)
     {
-        var d = ArchiveDocument.From(userId, renewal.Item);
+        var d = ArchiveDocument.From(userId, renewal.Item, embeddingDimensions);
         var body = CosmosJson.Serialize(d);
         return new(WriteKind.ArchiveRenew, d.Id, null,
         [
@@ -88,7 +91,8 @@ internal sealed class CosmosWrite
             PatchOperation.Set("/metadata", d.Metadata),
             PatchOperation.Set("/embedding", d.Embedding),
             PatchOperation.Set("/forgetAt", d.ForgetAt),
-        ], null, patchBytes: body.Length, filterPredicate: $"FROM c WHERE c.forgetAt <= '{CosmosTime.Format(renewal.DueBy)}'");
+        ], null, patchBytes: body.Length, filterPredicate: $"FROM c WHERE c.forgetAt <= '{CosmosTime.Format(renewal.DueBy)}'",
+        whenMissing: ArchiveCreate(userId, renewal.Item, embeddingDimensions));
     }
 
     public static CosmosWrite ArchiveDelete(string itemId) => Delete(ArchiveDocument.DocumentId(itemId));
@@ -124,7 +128,7 @@ internal sealed class CosmosWrite
             if (deleted.Add(id)) writes.Add(ArchiveDelete(id));
         var added = new HashSet<string>(StringComparer.Ordinal);
         foreach (var renewal in changes.ArchiveRenewals)
-            if (!deleted.Contains(renewal.Item.Id) && added.Add(renewal.Item.Id)) writes.Add(ArchiveRenew(userId, renewal));
+            if (!deleted.Contains(renewal.Item.Id) && added.Add(renewal.Item.Id)) writes.Add(ArchiveRenew(userId, renewal, embeddingDimensions));
         foreach (var item in changes.ArchiveAdds)
             if (!deleted.Contains(item.Id) && added.Add(item.Id)) writes.Add(ArchiveCreate(userId, item, embeddingDimensions));
         foreach (var access in changes.Accesses)
@@ -204,8 +208,10 @@ internal sealed class CosmosWrite
         HttpStatusCode.Conflict or HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound when CanConflict => WriteFailure.Conflict,
         HttpStatusCode.Conflict when IsCreate => WriteFailure.Skip,
         HttpStatusCode.NotFound when Kind is WriteKind.Delete or WriteKind.ArchiveAccess => WriteFailure.Skip,
-        // A renewal of an item no longer forgotten (renewed or read meanwhile) or gone (swept) is skipped; the engine re-reads it.
-        HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound when Kind is WriteKind.ArchiveRenew => WriteFailure.Skip,
+        // A renewal of an item no longer forgotten (renewed or read meanwhile) is skipped; the engine re-reads it.
+        HttpStatusCode.PreconditionFailed when Kind is WriteKind.ArchiveRenew => WriteFailure.Skip,
+        // One already swept is added anew, as SQLite does.
+        HttpStatusCode.NotFound when WhenMissing is not null => WriteFailure.Missing,
         _ => WriteFailure.Error,
     };
 
@@ -221,6 +227,8 @@ internal sealed class CosmosWrite
 
 internal enum WriteFailure
 {
+    /// <summary>The target is gone: send <see cref="CosmosWrite.WhenMissing"/> in its place.</summary>
+    Missing,
     Conflict,
     Skip,
     Error,

@@ -1,8 +1,5 @@
-using System.Diagnostics;
 using System.Reflection;
-using System.Text;
 using System.Text.Json;
-using System.Xml.Linq;
 using Microsoft.AspNetCore.Http;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -101,36 +98,24 @@ public sealed class FunctionsRouteTests
         Assert.Contains("AddServerlessMemory", calls);
     }
 
-    [FunctionsBuildFact]
-    public void The_functions_app_builds_and_its_metadata_lists_every_function()
+    [Fact]
+    public void The_built_functions_app_lists_every_function_in_its_metadata()
     {
-        var output = Directory.CreateTempSubdirectory("serverless-memory-functions-");
-        try
+        using var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(FunctionsProject.OutputDirectory, "functions.metadata")));
+        var functions = metadata.RootElement.EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!);
+        Assert.Equal(ApiRoutes.All.Select(r => r.Name).Append("DecaySweep").Order(StringComparer.Ordinal),
+            functions.Keys.Order(StringComparer.Ordinal));
+        foreach (var route in ApiRoutes.All)
         {
-            var build = FunctionsProject.Dotnet(RepoRoot.Path, TimeSpan.FromMinutes(10),
-                "build", FunctionsProject.Combine("ServerlessMemory.Functions.csproj"), "-o", output.FullName);
-            Assert.True(build.ExitCode == 0, $"dotnet build of the Functions app failed:\n{build.Output}");
-
-            using var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(output.FullName, "functions.metadata")));
-            var functions = metadata.RootElement.EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!);
-            Assert.Equal(ApiRoutes.All.Select(r => r.Name).Append("DecaySweep").Order(StringComparer.Ordinal),
-                functions.Keys.Order(StringComparer.Ordinal));
-            foreach (var route in ApiRoutes.All)
-            {
-                var trigger = functions[route.Name].GetProperty("bindings").EnumerateArray()
-                    .Single(b => b.GetProperty("type").GetString() == "httpTrigger");
-                Assert.Equal(route.Template, trigger.GetProperty("route").GetString());
-                Assert.Equal(route.Access.ToString(), trigger.GetProperty("authLevel").GetString());
-                Assert.Equal(new[] { route.Method }, trigger.GetProperty("methods").EnumerateArray().Select(m => m.GetString()!.ToUpperInvariant()));
-            }
-            var timer = functions["DecaySweep"].GetProperty("bindings").EnumerateArray()
-                .Single(b => b.GetProperty("type").GetString() == "timerTrigger");
-            Assert.Equal("%Decay__Schedule%", timer.GetProperty("schedule").GetString());
+            var trigger = functions[route.Name].GetProperty("bindings").EnumerateArray()
+                .Single(b => b.GetProperty("type").GetString() == "httpTrigger");
+            Assert.Equal(route.Template, trigger.GetProperty("route").GetString());
+            Assert.Equal(route.Access.ToString(), trigger.GetProperty("authLevel").GetString());
+            Assert.Equal(new[] { route.Method }, trigger.GetProperty("methods").EnumerateArray().Select(m => m.GetString()!.ToUpperInvariant()));
         }
-        finally
-        {
-            output.Delete(recursive: true);
-        }
+        var timer = functions["DecaySweep"].GetProperty("bindings").EnumerateArray()
+            .Single(b => b.GetProperty("type").GetString() == "timerTrigger");
+        Assert.Equal("%Decay__Schedule%", timer.GetProperty("schedule").GetString());
     }
 
     /// <summary>Fails with what is missing and what is extra, one per line.</summary>
@@ -152,102 +137,16 @@ public sealed class FunctionsRouteTests
         [.. template.Split('/').Where(s => s.StartsWith('{')).Select(s => s.Trim('{', '}'))];
 }
 
-/// <summary>
-/// A fact that builds the Functions app, skipped, with the reason, where its Worker packages cannot be
-/// restored. Whether they can is found once per run, by restoring just those packages, at the versions
-/// Directory.Packages.props pins, into a scratch folder with the machine's own NuGet configuration: a
-/// package already in the global packages folder (say, packed from source to check a build) must not
-/// pass for one the configured sources serve.
-/// </summary>
-public sealed class FunctionsBuildFactAttribute : FactAttribute
-{
-    private static readonly Lazy<string?> Reason = new(FunctionsProject.WhyWorkerPackagesCannotBeRestored);
-
-    public FunctionsBuildFactAttribute()
-    {
-        if (Reason.Value is { } reason) Skip = reason;
-    }
-}
-
 internal static class FunctionsProject
 {
-    private static readonly TimeSpan RestoreTimeout = TimeSpan.FromSeconds(60);
-
     public static string Combine(params string[] parts) => Path.Combine([RepoRoot.Path, "src", "ServerlessMemory.Functions", .. parts]);
 
-    public static string? WhyWorkerPackagesCannotBeRestored()
-    {
-        var packages = XDocument.Load(Path.Combine(RepoRoot.Path, "Directory.Packages.props")).Descendants("PackageVersion")
-            .Select(p => (Id: (string?)p.Attribute("Include") ?? "", Version: (string?)p.Attribute("Version") ?? ""))
-            .Where(p => p.Id.StartsWith("Microsoft.Azure.Functions.Worker", StringComparison.Ordinal))
-            .ToList();
-        if (packages.Count == 0) return null; // nothing to probe: let the test run and say what is wrong
-
-        // Inside the repository's tree, so that any nuget.config the repository gains applies; its
-        // Directory.*.props are left out, as the probe only downloads.
-        var probe = Path.Combine(AppContext.BaseDirectory, "functions-restore-probe");
-        try
-        {
-            Directory.CreateDirectory(probe);
-            var project = Path.Combine(probe, "probe.csproj");
-            File.WriteAllText(project, $"""
-                <Project Sdk="Microsoft.NET.Sdk">
-                  <PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup>
-                  <ItemGroup>
-                {string.Join('\n', packages.Select(p => $"    <PackageDownload Include=\"{p.Id}\" Version=\"[{p.Version}]\" />"))}
-                  </ItemGroup>
-                </Project>
-                """);
-            var restore = Dotnet(probe, RestoreTimeout, "restore", project, "--packages", Path.Combine(probe, "packages"),
-                "-p:ImportDirectoryBuildProps=false", "-p:ImportDirectoryPackagesProps=false");
-            if (restore.TimedOut)
-                return $"src/ServerlessMemory.Functions was not built: restoring its Azure Functions Worker packages did not finish within {RestoreTimeout.TotalSeconds:0} s here.";
-            var notFound = new[] { "NU1101", "NU1102" }.Where(code => restore.Output.Contains(code, StringComparison.Ordinal)).ToList();
-            return restore.ExitCode != 0 && notFound.Count > 0
-                ? $"src/ServerlessMemory.Functions was not built: its Azure Functions Worker packages cannot be restored here ({string.Join(", ", notFound)}); on a machine with nuget.org, `dotnet build ServerlessMemory.sln` builds it"
-                : null; // restored, or failed for another reason: the test runs and reports it
-        }
-        finally
-        {
-            try { Directory.Delete(probe, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-    }
-
-    public sealed record Result(int ExitCode, bool TimedOut, string Output);
-
-    /// <summary>Runs the SDK as a user would: no build servers left behind, none of the test host's MSBuild variables.</summary>
-    public static Result Dotnet(string workingDirectory, TimeSpan timeout, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        foreach (var argument in (string[])["-nodeReuse:false", "--disable-build-servers", "-nologo"]) start.ArgumentList.Add(argument);
-        foreach (var name in (string[])["MSBuildSDKsPath", "MSBuildExtensionsPath", "MSBUILD_EXE_PATH", "MSBuildLoadMicrosoftTargetsReadOnly"])
-            start.Environment.Remove(name);
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-
-        var output = new StringBuilder();
-        using var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            return new(-1, true, output.ToString());
-        }
-        process.WaitForExit(); // drains the output
-        lock (output) return new(process.ExitCode, false, output.ToString());
-    }
+    /// <summary>
+    /// Where the test command built the Functions app: this project references it for build order only
+    /// (see the csproj), with the same configuration and target framework.
+    /// </summary>
+    public static string OutputDirectory => typeof(FunctionsProject).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "FunctionsAppOutput").Value!;
 }
 
 internal static class RepoRoot

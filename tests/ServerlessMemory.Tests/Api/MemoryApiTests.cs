@@ -1,15 +1,18 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using ServerlessMemory.Tests.Functions.Host;
 using static ServerlessMemory.Tests.Api.HttpAssert;
 
 namespace ServerlessMemory.Tests.Api;
 
-/// <summary>The API of shared/API.md, driven over HTTP against the self-host.</summary>
-public sealed class MemoryApiTests(ServiceFactory service) : IClassFixture<ServiceFactory>
+/// <summary>
+/// The API of shared/API.md, driven over HTTP: the same tests against each host (below), so that the
+/// self-host and the Functions app answer alike. Nothing here may depend on a host's clock.
+/// </summary>
+public abstract class MemoryApiTests(HttpClient http)
 {
-    private readonly ServiceFactory _service = service;
-    private readonly HttpClient _http = service.Client();
+    private readonly HttpClient _http = http;
 
     private static string NewUser() => "user-" + Guid.NewGuid().ToString("N")[..8];
 
@@ -220,10 +223,8 @@ public sealed class MemoryApiTests(ServiceFactory service) : IClassFixture<Servi
     {
         var user = NewUser();
         for (var i = 0; i < 5; i++)
-        {
-            await AddMemory(user, $"memory number {i}");
-            _service.Time.Advance(TimeSpan.FromSeconds(1));
-        }
+            await Ok(await _http.PostAsync($"/api/users/{user}/memory/archive", Json(new JsonObject
+                { ["content"] = $"memory number {i}", ["createdAt"] = new DateTimeOffset(2026, 1, 1, 8, 0, i, TimeSpan.Zero) }.ToJsonString())), 201);
 
         var first = await Ok(await _http.GetAsync($"/api/users/{user}/memory/archive?limit=3"));
         var second = await Ok(await _http.GetAsync($"/api/users/{user}/memory/archive?limit=3&continuationToken={Uri.EscapeDataString((string)first["continuationToken"]!)}"));
@@ -308,3 +309,9 @@ public sealed class MemoryApiTests(ServiceFactory service) : IClassFixture<Servi
     public async Task Unknown_routes_are_404() =>
         Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/api/nothing-here")).StatusCode);
 }
+
+/// <summary>The API against the self-host (Kestrel, in process).</summary>
+public sealed class SelfHostApiTests(ServiceFactory service) : MemoryApiTests(service.Client()), IClassFixture<ServiceFactory>;
+
+/// <summary>The API against the built Functions app, a worker process driven over the Functions host's protocol.</summary>
+public sealed class FunctionsHostApiTests(FunctionsAppFixture app) : MemoryApiTests(app.Client()), IClassFixture<FunctionsAppFixture>;

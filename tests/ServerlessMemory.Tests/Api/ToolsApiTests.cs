@@ -1,11 +1,13 @@
 using System.Text.Json.Nodes;
+using ServerlessMemory.Tests.Functions.Host;
 using static ServerlessMemory.Tests.Api.HttpAssert;
 
 namespace ServerlessMemory.Tests.Api;
 
-public sealed class ToolsApiTests(ServiceFactory service) : IClassFixture<ServiceFactory>
+/// <summary>The memory tools over HTTP, against each host (below).</summary>
+public abstract class ToolsApiTests(HttpClient http)
 {
-    private readonly HttpClient _http = service.Client();
+    private readonly HttpClient _http = http;
 
     private static string NewUser() => "tools-" + Guid.NewGuid().ToString("N")[..8];
 
@@ -140,3 +142,7 @@ public sealed class ToolsApiTests(ServiceFactory service) : IClassFixture<Servic
         Assert.Equal(Enumerable.Range(0, 20).Select(i => $"fact {i}").Order(), lines.Order());
     }
 }
+
+public sealed class SelfHostToolsApiTests(ServiceFactory service) : ToolsApiTests(service.Client()), IClassFixture<ServiceFactory>;
+
+public sealed class FunctionsHostToolsApiTests(FunctionsAppFixture app) : ToolsApiTests(app.Client()), IClassFixture<FunctionsAppFixture>;

@@ -145,8 +145,7 @@ internal static class FunctionsProject
     /// Where the test command built the Functions app: this project references it for build order only
     /// (see the csproj), with the same configuration and target framework.
     /// </summary>
-    public static string OutputDirectory => typeof(FunctionsProject).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-        .Single(a => a.Key == "FunctionsAppOutput").Value!;
+    public static string OutputDirectory => Host.FunctionsAppFixture.AppDirectory;
 }
 
 internal static class RepoRoot

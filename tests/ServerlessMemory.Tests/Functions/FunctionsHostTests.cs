@@ -1,0 +1,88 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using ServerlessMemory.Api;
+using ServerlessMemory.Tests.Functions.Host;
+using static ServerlessMemory.Tests.Api.HttpAssert;
+
+namespace ServerlessMemory.Tests.Functions;
+
+/// <summary>
+/// The built Functions app run as the Functions host runs it (see <see cref="FunctionsWorkerHost"/>):
+/// what only this host shows. The API itself runs against it in <c>FunctionsHostApiTests</c> and
+/// <c>FunctionsHostToolsApiTests</c>, the same tests as against the self-host.
+/// </summary>
+public sealed class FunctionsHostTests(FunctionsAppFixture app) : IClassFixture<FunctionsAppFixture>
+{
+    private readonly HttpClient _http = app.Client();
+
+    [Fact]
+    public void The_worker_indexes_and_loads_every_function_and_proxies_http_to_its_own_server()
+    {
+        Assert.Equal(ApiRoutes.All.Select(r => r.Name).Append("DecaySweep").Order(StringComparer.Ordinal),
+            app.Host.FunctionNames.Order(StringComparer.Ordinal));
+        var httpUri = new Uri(app.Host.WorkerCapabilities["HttpUri"]);
+        Assert.True(httpUri.IsLoopback, $"HttpUri {httpUri}");
+        Assert.NotEqual(app.Host.BaseAddress.Port, httpUri.Port);
+    }
+
+    [Fact]
+    public async Task The_decay_sweep_timer_invoked_over_the_protocol_forgets_what_is_due()
+    {
+        var user = "timer-" + Guid.NewGuid().ToString("N")[..8];
+        var longAgo = DateTimeOffset.UtcNow.AddDays(-3);
+        foreach (var (content, type, importance) in new[] { ("用户今天喝了一杯咖啡", "trivial", 0.1), ("用户名叫小明", "identity", 1.0) })
+            await Ok(await _http.PostAsync($"/api/users/{user}/memory/archive", Json(new JsonObject
+                { ["content"] = content, ["type"] = type, ["importance"] = importance, ["createdAt"] = longAgo }.ToJsonString())), 201);
+        Assert.Equal(2, (await Remaining(user)).Count);
+
+        var outcome = await app.Host.InvokeTimerAsync("DecaySweep");
+
+        Assert.True(outcome.Succeeded, $"{outcome.ExceptionType}: {outcome.ExceptionMessage}{Environment.NewLine}{app.Host.Logs}");
+        Assert.Equal(["用户名叫小明"], await Remaining(user));
+    }
+
+    [Fact]
+    public async Task A_route_the_app_does_not_have_is_a_404_from_the_host() =>
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.PostAsync("/api/health", null)).StatusCode);
+
+    private async Task<List<string>> Remaining(string user) =>
+        [.. (await Ok(await _http.GetAsync($"/api/users/{user}/memory/archive?limit=100")))["items"]!.AsArray().Select(i => (string)i!["content"]!)];
+}
+
+/// <summary>The Functions app with the host checking keys, as it does in Azure.</summary>
+public sealed class KeyedFunctionsAppFixture : FunctionsAppFixture
+{
+    protected override FunctionsWorkerHostOptions Configure(FunctionsWorkerHostOptions options) =>
+        options with { FunctionKey = "function-key", MasterKey = "master-key" };
+}
+
+/// <summary>
+/// Keys are the Functions host's business, not the app's: the host checks each function's
+/// <c>authLevel</c> from the worker's metadata before anything reaches the worker, and answers a bare 401.
+/// </summary>
+public sealed class FunctionsHostKeyTests(KeyedFunctionsAppFixture app) : IClassFixture<KeyedFunctionsAppFixture>
+{
+    [Fact]
+    public async Task Health_is_anonymous() =>
+        await Ok(await app.Client().GetAsync("/api/health"));
+
+    [Fact]
+    public async Task User_routes_need_the_function_key_or_the_master_key()
+    {
+        Assert.Equal(HttpStatusCode.Unauthorized, (await app.Client().GetAsync("/api/users/u1/memory/core")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await app.Client("wrong").GetAsync("/api/users/u1/memory/core")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await app.Client().PostAsync("/api/users/u1/memory/archive", Json("""{"content":"x"}"""))).StatusCode);
+        Assert.Empty((await Ok(await app.Client("function-key").GetAsync("/api/users/u1/memory/archive")))["items"]!.AsArray());
+
+        await Ok(await app.Client("function-key").GetAsync("/api/users/u1/memory/core"));
+        await Ok(await app.Client().GetAsync("/api/users/u1/memory/core?code=function-key"));
+        await Ok(await app.Client("master-key").GetAsync("/api/tools"));
+    }
+
+    [Fact]
+    public async Task Admin_routes_need_the_master_key()
+    {
+        Assert.Equal(HttpStatusCode.Unauthorized, (await app.Client("function-key").PostAsync("/api/admin/decay", null)).StatusCode);
+        await Ok(await app.Client("master-key").PostAsync("/api/admin/decay", null));
+    }
+}

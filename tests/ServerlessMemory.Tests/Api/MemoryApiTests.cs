@@ -224,7 +224,8 @@ public abstract class MemoryApiTests(HttpClient http)
         var user = NewUser();
         for (var i = 0; i < 5; i++)
             await Ok(await _http.PostAsync($"/api/users/{user}/memory/archive", Json(new JsonObject
-                { ["content"] = $"memory number {i}", ["createdAt"] = new DateTimeOffset(2026, 1, 1, 8, 0, i, TimeSpan.Zero) }.ToJsonString())), 201);
+                { ["content"] = $"memory number {i}", ["type"] = "identity", ["importance"] = 1.0, // never forgotten, on either host's clock
+                  ["createdAt"] = new DateTimeOffset(2026, 1, 1, 8, 0, i, TimeSpan.Zero) }.ToJsonString())), 201);
 
         var first = await Ok(await _http.GetAsync($"/api/users/{user}/memory/archive?limit=3"));
         var second = await Ok(await _http.GetAsync($"/api/users/{user}/memory/archive?limit=3&continuationToken={Uri.EscapeDataString((string)first["continuationToken"]!)}"));

@@ -29,21 +29,41 @@ public sealed class FunctionsHostTests(FunctionsAppFixture app) : IClassFixture<
     public async Task The_decay_sweep_timer_invoked_over_the_protocol_forgets_what_is_due()
     {
         var user = "timer-" + Guid.NewGuid().ToString("N")[..8];
-        var longAgo = DateTimeOffset.UtcNow.AddDays(-3);
-        foreach (var (content, type, importance) in new[] { ("用户今天喝了一杯咖啡", "trivial", 0.1), ("用户名叫小明", "identity", 1.0) })
-            await Ok(await _http.PostAsync($"/api/users/{user}/memory/archive", Json(new JsonObject
-                { ["content"] = content, ["type"] = type, ["importance"] = importance, ["createdAt"] = longAgo }.ToJsonString())), 201);
-        Assert.Equal(2, (await Remaining(user)).Count);
+        await Add(user, "用户名叫小明", "identity", 1.0);
+        await Add(user, "用户今天喝了一杯咖啡", "trivial", 0.1);
 
         var outcome = await app.Host.InvokeTimerAsync("DecaySweep");
 
         Assert.True(outcome.Succeeded, $"{outcome.ExceptionType}: {outcome.ExceptionMessage}{Environment.NewLine}{app.Host.Logs}");
+        // The timer deleted the due memory: a sweep now finds nothing to forget ...
+        Assert.Equal(0, (int)(await Ok(await _http.PostAsync("/api/admin/decay", null)))["forgotten"]!);
         Assert.Equal(["用户名叫小明"], await Remaining(user));
+        // ... where it finds a memory due that no timer swept.
+        await Add(user, "用户昨天吃了面条", "trivial", 0.1);
+        Assert.Equal(1, (int)(await Ok(await _http.PostAsync("/api/admin/decay", null)))["forgotten"]!);
+    }
+
+    [Fact]
+    public async Task Concurrent_requests_each_reach_their_own_invocation()
+    {
+        var users = Enumerable.Range(0, 16).Select(i => $"conc-{i}-" + Guid.NewGuid().ToString("N")[..6]).ToList();
+
+        var writes = await Task.WhenAll(users.Select(u => _http.PutAsync($"/api/users/{u}/memory/core/human", Json(new JsonObject { ["value"] = $"I am {u}" }.ToJsonString()))));
+
+        Assert.All(writes, w => Assert.Equal(HttpStatusCode.OK, w.StatusCode));
+        var reads = await Task.WhenAll(users.Select(async u => (User: u, Core: await Ok(await _http.GetAsync($"/api/users/{u}/memory/core")))));
+        Assert.All(reads, r => Assert.Equal($"I am {r.User}",
+            (string?)r.Core["blocks"]!.AsArray().Single(b => (string?)b!["label"] == "human")!["value"]));
     }
 
     [Fact]
     public async Task A_route_the_app_does_not_have_is_a_404_from_the_host() =>
         Assert.Equal(HttpStatusCode.NotFound, (await _http.PostAsync("/api/health", null)).StatusCode);
+
+    /// <summary>Adds a memory made three days ago: a trivial one is due by now.</summary>
+    private async Task Add(string user, string content, string type, double importance) =>
+        await Ok(await _http.PostAsync($"/api/users/{user}/memory/archive", Json(new JsonObject
+            { ["content"] = content, ["type"] = type, ["importance"] = importance, ["createdAt"] = DateTimeOffset.UtcNow.AddDays(-3) }.ToJsonString())), 201);
 
     private async Task<List<string>> Remaining(string user) =>
         [.. (await Ok(await _http.GetAsync($"/api/users/{user}/memory/archive?limit=100")))["items"]!.AsArray().Select(i => (string)i!["content"]!)];

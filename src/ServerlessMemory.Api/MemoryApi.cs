@@ -15,11 +15,14 @@ public sealed record ScoreDto(double Total, double Relevance, double Decay, doub
 public sealed record ArchiveItemDto(
     string Id, string Content, string Type, double Importance, DateTimeOffset CreatedAt, DateTimeOffset LastAccessedAt,
     int AccessCount, IReadOnlyDictionary<string, string> Metadata, DateTimeOffset? ForgetAt,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ScoreDto? Score)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ScoreDto? Score,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? SupersededAt = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SupersededBy = null)
 {
     public static ArchiveItemDto From(ArchiveItem item, Score? score = null) => new(
         item.Id, item.Content, item.Type.ToName(), item.Importance, item.CreatedAt, item.LastAccessedAt, item.AccessCount,
-        item.Metadata, item.ForgetAt, score is null ? null : new(Round(score.Total), Round(score.Relevance), Round(score.Decay), Round(score.AccessBonus)));
+        item.Metadata, item.ForgetAt, score is null ? null : new(Round(score.Total), Round(score.Relevance), Round(score.Decay), Round(score.AccessBonus)),
+        item.SupersededAt, item.SupersededBy);
 
     private static double Round(double d) => Math.Round(d, 6);
 }
@@ -133,7 +136,10 @@ public static partial class MemoryApi
                 if (string.IsNullOrWhiteSpace(query)) throw new MemoryValidationException("query", "'query' must not be empty.");
                 if (query.Length > 1000) throw new MemoryValidationException("query", "'query' has more than 1000 characters.");
                 var top = QueryInt(request, "top", 1, engine.Limits.MaxTop) ?? 5;
-                var found = await engine.SearchAsync(userId, query, top, cancellationToken);
+                var history = request.Query["history"].ToString() is var h && h.Length > 0
+                    ? (bool.TryParse(h, out var b) ? b : throw new MemoryValidationException("history", "'history' must be true or false."))
+                    : false;
+                var found = await engine.SearchAsync(userId, query, top, history, cancellationToken);
                 var items = found.Items.Select(s => ArchiveItemDto.From(s.Item, s.Score)).ToList();
                 // Degraded, not down: without the embedding model the answer is lexical, and says so.
                 return found.Degraded

@@ -91,7 +91,7 @@ public sealed partial class ChatAgent
             _options.PromptTokens - Prompt.CountTokens(system) - messages.Sum(m => Prompt.CountTokens(m.Content) + 4));
 
         var said = messages is [{ Role: "user" } only] ? only.Content : string.Join("\n\n", messages.Select(m => $"{m.Role}: {m.Content}"));
-        var extraction = ExtractOrThrowAsync(core, said, ct);
+        var extraction = ExtractOrThrowAsync(core, said, [], ct);
         var fold = FoldIfLeavingAsync(loaded.Session, leaving, ct);
         try
         {
@@ -103,7 +103,7 @@ public sealed partial class ChatAgent
         }
 
         var (extracted, extractionUsage) = await extraction;
-        await ApplyExtractionAsync(work, extracted, userId, ct);
+        await ApplyExtractionAsync(work, extracted, userId, [], ct);
         var (folded, foldUsage) = await fold;
         if (folded is not null) work.SetSession(folded);
         foreach (var m in messages) work.AddMessage(m.Role, m.Content, turnId);
@@ -149,20 +149,23 @@ public sealed partial class ChatAgent
     private Task<(SessionState?, UsageDetails?)> FoldIfLeavingAsync(SessionState? session, List<ConversationMessage> leaving, CancellationToken ct) =>
         leaving.Count > 0 ? FoldAsync(session, leaving, ct) : Task.FromResult<(SessionState?, UsageDetails?)>((null, null));
 
-    private async Task ApplyExtractionAsync(MemoryUnitOfWork work, string? extracted, string userId, CancellationToken ct)
+    private async Task ApplyExtractionAsync(MemoryUnitOfWork work, string? extracted, string userId, IReadOnlyList<ScoredItem> shown, CancellationToken ct)
     {
         if (extracted is null) return;
         var rules = new ExtractionRules(_options.ExtractionExcludedBlocks, _options.ExtractionMaxItems,
-            models is null ? null : new BlockRewriter(models.Extraction, models.ExtractionModel));
+            models is null ? null : new BlockRewriter(models.Extraction, models.ExtractionModel))
+        {
+            Shown = shown.Where(s => s.Item.SupersededAt is null).ToDictionary(s => s.Item.Id, StringComparer.Ordinal),
+        };
         var dropped = await MemoryExtraction.ApplyAsync(work, extracted, rules, ct);
         if (dropped > 0) LogDropped(logger, dropped, userId);
     }
 
-    private async Task<(string Json, UsageDetails Usage)> ExtractOrThrowAsync(CoreMemory core, string said, CancellationToken ct)
+    private async Task<(string Json, UsageDetails Usage)> ExtractOrThrowAsync(CoreMemory core, string said, IReadOnlyList<ScoredItem> shown, CancellationToken ct)
     {
         try
         {
-            var response = await models!.Extraction.GetResponseAsync(MemoryExtraction.Request(core, said, _options.ExtractionExcludedBlocks), MemoryExtraction.Options(models.ExtractionModel), ct);
+            var response = await models!.Extraction.GetResponseAsync(MemoryExtraction.Request(core, said, _options.ExtractionExcludedBlocks, [.. shown.Select(s => s.Item)]), MemoryExtraction.Options(models.ExtractionModel), ct);
             return (response.Text, response.Usage ?? new UsageDetails());
         }
         catch (Exception e) when (e is not ModelUnavailableException && !(e is OperationCanceledException && ct.IsCancellationRequested))

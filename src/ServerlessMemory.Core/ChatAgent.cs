@@ -53,7 +53,7 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         var (window, leaving) = Plan(loaded.History, session, _options.PromptTokens - Prompt.CountTokens(system) - Prompt.CountTokens(message));
 
         // 3. Extraction beside the main call (the seed waits for it first); a summary fold beside both.
-        var extraction = ExtractAsync(coreView, message, ct);
+        var extraction = ExtractAsync(coreView, message, recalled, ct);
         if (_options.SequentialExtraction) await extraction.ContinueWith(_ => { }, TaskScheduler.Default);
         var fold = FoldIfLeavingAsync(session, leaving, ct);
         var main = MainAsync(Prompt.Messages(system, window, message), work, ct);
@@ -70,7 +70,7 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
 
         // The unit of work is single-threaded: extraction's proposals apply after the tool loop.
         var (extracted, extractionUsage) = await extraction;
-        await ApplyExtractionAsync(work, extracted, userId, ct);
+        await ApplyExtractionAsync(work, extracted, userId, recalled, ct);
         var (folded, foldUsage) = await fold;
         if (folded is not null) work.SetSession(folded);
 
@@ -103,11 +103,11 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         return new ChatResponse([.. response.Messages, .. final.Messages]) { Usage = usage };
     }
 
-    private async Task<(string? Json, UsageDetails? Usage)> ExtractAsync(CoreMemory core, string message, CancellationToken ct)
+    private async Task<(string? Json, UsageDetails? Usage)> ExtractAsync(CoreMemory core, string message, IReadOnlyList<ScoredItem> recalled, CancellationToken ct)
     {
         try
         {
-            return await ExtractOrThrowAsync(core, message, ct);
+            return await ExtractOrThrowAsync(core, message, recalled, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {

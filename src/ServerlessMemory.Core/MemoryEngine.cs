@@ -91,10 +91,14 @@ public sealed class MemoryEngine(
         (await SearchAsync(userId, query, top, cancellationToken)).Items;
 
     /// <summary>As <see cref="SearchArchiveAsync"/>, and whether it was lexical only because the embedding model failed.</summary>
-    public async Task<ArchiveSearch> SearchAsync(string userId, string query, int top, CancellationToken cancellationToken = default)
+    public async Task<ArchiveSearch> SearchAsync(string userId, string query, int top, CancellationToken cancellationToken = default) =>
+        await SearchAsync(userId, query, top, history: false, cancellationToken);
+
+    /// <summary>With <paramref name="history"/>, superseded memories (what stopped being true) are found too.</summary>
+    public async Task<ArchiveSearch> SearchAsync(string userId, string query, int top, bool history, CancellationToken cancellationToken = default)
     {
         var work = Begin(userId);
-        var found = await work.SearchArchiveAsync(query, top, cancellationToken);
+        var found = await work.SearchArchiveAsync(query, top, history, cancellationToken);
         await work.CommitAsync(cancellationToken);
         return new(found, work.EmbeddingsFailed);
     }

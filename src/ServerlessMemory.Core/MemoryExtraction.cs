@@ -8,6 +8,9 @@ namespace ServerlessMemory.Core;
 public sealed record ExtractionRules(IReadOnlyCollection<string> ExcludedBlocks, int MaxItems, BlockRewriter? Rewriter = null)
 {
     public static ExtractionRules Default { get; } = new(["persona"], 8);
+
+    /// <summary>The archive memories the extractor was shown (recalled for the message, with their scores), by id: the only ones it may supersede.</summary>
+    public IReadOnlyDictionary<string, ScoredItem> Shown { get; init; } = new Dictionary<string, ScoredItem>();
 }
 
 /// <summary>
@@ -31,8 +34,19 @@ public static class MemoryExtraction
                 "type": "object",
                 "properties": {
                   "label": { "type": "string", "description": "The block: human, preferences, key_facts or active_goals." },
-                  "line": { "type": "string" }
+                  "line": { "type": "string" },
+                  "replaces": { "type": ["string", "null"], "description": "A line of that block, exactly as written, that this line makes untrue; else null." }
                 },
+                "required": ["label", "line", "replaces"],
+                "additionalProperties": false
+              }
+            },
+            "remove": {
+              "type": "array",
+              "description": "Core lines that are no longer true and have no replacement.",
+              "items": {
+                "type": "object",
+                "properties": { "label": { "type": "string" }, "line": { "type": "string" } },
                 "required": ["label", "line"],
                 "additionalProperties": false
               }
@@ -45,32 +59,45 @@ public static class MemoryExtraction
                 "properties": {
                   "content": { "type": "string" },
                   "type": { "type": "string", "enum": ["identity", "preference", "fact", "context", "trivial"] },
-                  "importance": { "type": "number" }
+                  "importance": { "type": "number" },
+                  "subject": { "type": "string", "description": "What question this memory answers, in a few words, e.g. 'home city'." },
+                  "supersedes": { "type": "array", "items": { "type": "string" }, "description": "Ids of listed archive memories on the same subject that this one makes untrue." }
                 },
-                "required": ["content", "type", "importance"],
+                "required": ["content", "type", "importance", "subject", "supersedes"],
                 "additionalProperties": false
               }
             }
           },
-          "required": ["core", "archive"],
+          "required": ["core", "remove", "archive"],
           "additionalProperties": false
         }
         """).RootElement.Clone();
 
     private const string Instructions = """
-        You maintain the long-term memory of an assistant. Read the user's latest message and the
-        current core memory. Propose only what is new and worth keeping:
+        You maintain the long-term memory of an assistant. Read the user's latest message, the
+        current core memory and the archive memories listed. Propose only what is new and worth keeping:
         - core: short lines for the blocks human (who the user is), preferences, key_facts, active_goals;
+          when the message changes a fact a core line states, give the new line with `replaces` set to
+          the old line exactly as written; `remove` lines that are simply no longer true;
         - archive: other memories as self-contained sentences, with a type (identity, preference, fact,
-          context, trivial) and an importance from 0 to 1.
+          context, trivial), an importance from 0 to 1 and a short subject; when one makes a listed
+          archive memory untrue (the same subject now has another answer), put that memory's id in
+          `supersedes`. Never supersede a memory about a different subject.
         Propose nothing already in core memory. Empty arrays when there is nothing to keep.
         """;
 
-    public static List<ChatMessage> Request(CoreMemory core, string userMessage, IReadOnlyCollection<string>? excludedBlocks = null)
+    public static List<ChatMessage> Request(CoreMemory core, string userMessage, IReadOnlyCollection<string>? excludedBlocks = null,
+        IReadOnlyList<ArchiveItem>? related = null)
     {
         var memory = new StringBuilder("Core memory:\n");
         foreach (var block in core.Blocks.Where(b => !b.ReadOnly && !(excludedBlocks ?? ExtractionRules.Default.ExcludedBlocks).Contains(b.Label)))
             memory.Append($"[{block.Label}]\n{block.Value}\n");
+        if (related?.Where(r => r.SupersededAt is null).ToList() is { Count: > 0 } current)
+        {
+            memory.Append("\nArchive memories that may concern the message:\n");
+            foreach (var item in current)
+                memory.Append($"- [{item.Id}] ({item.CreatedAt:yyyy-MM-dd}{(item.Metadata.TryGetValue("subject", out var subject) ? ", " + subject : "")}) {item.Content}\n");
+        }
         return [new(ChatRole.System, Instructions), new(ChatRole.User, $"{memory}\nThe user's message:\n{userMessage}")];
     }
 
@@ -104,37 +131,96 @@ public static class MemoryExtraction
         var dropped = 0;
         var left = rules.MaxItems;
         if (root.ValueKind != JsonValueKind.Object) return 1;
+        var limits = work.Engine.Limits;
         if (root.TryGetProperty("core", out var core) && core.ValueKind == JsonValueKind.Array)
             foreach (var edit in core.EnumerateArray())
             {
-                if (left <= 0 || edit.GetPropertyOrNull("label") is not { ValueKind: JsonValueKind.String } label
-                    || edit.GetPropertyOrNull("line") is not { ValueKind: JsonValueKind.String } line
-                    || !CoreMemory.IsValidLabel(label.GetString()) || rules.ExcludedBlocks.Contains(label.GetString()!)
-                    || line.GetString()!.Length > work.Engine.Limits.MaxBlockLimit)
+                if (left <= 0 || Text(edit, "label") is not { } label || Text(edit, "line") is not { } line
+                    || !CoreMemory.IsValidLabel(label) || rules.ExcludedBlocks.Contains(label) || line.Length > limits.MaxBlockLimit)
                 {
                     dropped++;
                     continue;
                 }
                 dropped += await TryAsync(async () =>
                 {
-                    if (await BlockConsolidation.AppendAsync(work, label.GetString()!, line.GetString()!, rules.Rewriter, cancellationToken) is not null) left--;
+                    var kept = Text(edit, "replaces") is { } old && old.Trim() != line.Trim()
+                        ? await ReplaceLineAsync(work, label, old.Trim(), line.Trim(), cancellationToken)
+                        : await BlockConsolidation.AppendAsync(work, label, line, rules.Rewriter, cancellationToken) is not null;
+                    if (kept) left--;
+                });
+            }
+        if (root.TryGetProperty("remove", out var remove) && remove.ValueKind == JsonValueKind.Array)
+            foreach (var edit in remove.EnumerateArray())
+            {
+                if (left <= 0 || Text(edit, "label") is not { } label || Text(edit, "line") is not { } line
+                    || !CoreMemory.IsValidLabel(label) || rules.ExcludedBlocks.Contains(label))
+                {
+                    dropped++;
+                    continue;
+                }
+                dropped += await TryAsync(async () =>
+                {
+                    if (await ReplaceLineAsync(work, label, line.Trim(), null, cancellationToken)) left--;
                 });
             }
         if (root.TryGetProperty("archive", out var archive) && archive.ValueKind == JsonValueKind.Array)
             foreach (var item in archive.EnumerateArray())
             {
-                if (left-- <= 0)
+                if (left-- <= 0 || Text(item, "content") is not { } content || content.Trim().Length == 0 || content.Length > limits.ArchiveChars
+                    || !MemoryTypes.TryParse(Text(item, "type") ?? "fact", out var type))
                 {
                     dropped++;
                     continue;
                 }
-                dropped += await TryAsync(() => MemoryTools.InvokeAsync(work, MemoryTools.ArchiveContent,
-                    Args(("content", item.GetPropertyOrNull("content")), ("type", item.GetPropertyOrNull("type")),
-                        ("importance", item.GetPropertyOrNull("importance") is { ValueKind: JsonValueKind.Number } n
-                            ? JsonSerializer.SerializeToElement(Math.Clamp(n.GetDouble(), 0, 1)) : null)), cancellationToken));
+                var importance = item.GetPropertyOrNull("importance") is { ValueKind: JsonValueKind.Number } n && !double.IsNaN(n.GetDouble())
+                    ? Math.Clamp(n.GetDouble(), 0, 1) : 0.5;
+                var subject = Text(item, "subject")?.Trim() is { Length: > 0 and <= 256 } s ? s : null;
+                var (stored, _) = await work.AddArchiveAsync(new NewMemory(content, type, importance,
+                    Metadata: subject is null ? null : new Dictionary<string, string> { ["subject"] = subject }), cancellationToken);
+                if (item.GetPropertyOrNull("supersedes") is { ValueKind: JsonValueKind.Array } ids)
+                    foreach (var id in ids.EnumerateArray().Where(i => i.ValueKind == JsonValueKind.String).Select(i => i.GetString()!))
+                        if (MaySupersede(rules, id, subject)) await work.SupersedeAsync(id, stored.Id, cancellationToken);
             }
         return dropped;
     }
+
+    /// <summary>
+    /// Supersession is scoped to the subject: only a memory the extractor was shown (recalled for this
+    /// message), and only one on the same subject when it has one. An unrelated fact never retires another.
+    /// </summary>
+    private static bool MaySupersede(ExtractionRules rules, string id, string? subject) =>
+        rules.Shown.TryGetValue(id, out var old)
+        && (old.Item.Metadata.TryGetValue("subject", out var oldSubject)
+            ? string.Equals(oldSubject.Trim(), subject, StringComparison.OrdinalIgnoreCase)
+            : old.Score.Relevance >= MinRelevanceWithoutSubject);
+
+    /// <summary>A memory stored without a subject may be superseded only when it was recalled this close to the message.</summary>
+    public const double MinRelevanceWithoutSubject = 0.5;
+
+    /// <summary>
+    /// Replaces a core line (or removes it, when <paramref name="line"/> is null) and keeps the old one
+    /// as history: archived, superseded by the new line (archived too, so that it can be pointed to).
+    /// Returns false when the block does not hold the old line; a replacement is then appended.
+    /// </summary>
+    private static async Task<bool> ReplaceLineAsync(MemoryUnitOfWork work, string label, string old, string? line, CancellationToken cancellationToken)
+    {
+        var block = (await work.GetCoreAsync(cancellationToken)).Find(label);
+        if (block is null || block.ReadOnly || !block.Lines.Contains(old))
+            return line is not null && await BlockConsolidation.AppendAsync(work, label, line, null, cancellationToken) is not null;
+        await work.EditCoreAsync(new RewriteBlock(label, [old], line is null ? [] : [line]), byModel: true, cancellationToken);
+        var now = work.Engine.Now();
+        var source = new Dictionary<string, string> { ["source"] = $"core:{label}" };
+        var (previous, _) = await work.AddArchiveAsync(new NewMemory(old, BlockConsolidation.TypeOf(label), 0.5,
+            block.Added?.GetValueOrDefault(old) is { } at && at != default ? at : now, source), cancellationToken);
+        string? by = null;
+        if (line is not null)
+            by = (await work.AddArchiveAsync(new NewMemory(line, BlockConsolidation.TypeOf(label), 0.5, now, source), cancellationToken)).Item.Id;
+        await work.SupersedeAsync(previous.Id, by, cancellationToken);
+        return true;
+    }
+
+    private static string? Text(JsonElement element, string name) =>
+        element.GetPropertyOrNull(name) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
 
     private static async Task<int> TryAsync(Func<Task> apply)
     {
@@ -151,7 +237,4 @@ public static class MemoryExtraction
 
     private static JsonElement? GetPropertyOrNull(this JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) ? value : null;
-
-    private static JsonElement Args(params (string Name, JsonElement? Value)[] args) =>
-        JsonSerializer.SerializeToElement(args.Where(a => a.Value is not null).ToDictionary(a => a.Name, a => a.Value!.Value));
 }

@@ -21,6 +21,7 @@ public sealed class MemoryUnitOfWork
     /// <summary>Adds that take the place of a stored memory already forgotten, with the time it was due by.</summary>
     private readonly Dictionary<string, DateTimeOffset> _renewing = [];
     private readonly Dictionary<string, ArchiveItem?> _skipped = [];
+    private readonly Dictionary<string, ArchiveSupersession> _supersessions = [];
     private readonly Dictionary<string, ArchiveAccess> _accesses = [];
     private readonly List<ConversationMessage> _messages = [];
     private readonly List<MemoryUpdate> _updates = [];
@@ -130,7 +131,11 @@ public sealed class MemoryUnitOfWork
     /// the decay-aware score; what is returned counts as accessed. Memories already past their
     /// forgetting point are not returned even if the sweep has not removed them yet.
     /// </summary>
-    public async Task<IReadOnlyList<ScoredItem>> SearchArchiveAsync(string query, int top, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<ScoredItem>> SearchArchiveAsync(string query, int top, CancellationToken cancellationToken = default) =>
+        await SearchArchiveAsync(query, top, history: false, cancellationToken);
+
+    /// <summary>As the other overload; with <paramref name="history"/>, superseded memories are found too.</summary>
+    public async Task<IReadOnlyList<ScoredItem>> SearchArchiveAsync(string query, int top, bool history, CancellationToken cancellationToken = default)
     {
         var now = _engine.Now();
         var terms = LexicalTerms.ForQuery(query);
@@ -143,6 +148,8 @@ public sealed class MemoryUnitOfWork
 
         var ranked = candidates
             .Where(c => !IsForgotten(c.Item, now))
+            .Select(c => _supersessions.TryGetValue(c.Item.Id, out var s) ? c with { Item = c.Item with { SupersededAt = s.At, SupersededBy = s.By } } : c)
+            .Where(c => history || c.Item.SupersededAt is null)
             .Select(c => new ScoredItem(c.Item, _engine.Decay.Score(c.Item, Relevance(terms, c), now)))
             .Where(s => s.Score.Relevance > 0)
             .OrderByDescending(s => s.Score.Total)
@@ -162,6 +169,27 @@ public sealed class MemoryUnitOfWork
 
     /// <summary>Takes back the access a search counted for a stored item the caller was not given after all.</summary>
     public void ForgetAccess(string id) => _accesses.Remove(id);
+
+    /// <summary>
+    /// Marks a memory superseded by <paramref name="by"/> (a memory that contradicts it; null: it is
+    /// simply no longer true). It keeps its content and stays readable, but leaves recall and default
+    /// search. Returns false when there is no such current memory.
+    /// </summary>
+    public async Task<bool> SupersedeAsync(string id, string? by, CancellationToken cancellationToken = default)
+    {
+        if (id == by || _supersessions.ContainsKey(id)) return false;
+        var now = _engine.Now();
+        if (_adds.TryGetValue(id, out var pending))
+        {
+            if (pending.SupersededAt is not null) return false;
+            _adds[id] = pending with { SupersededAt = now, SupersededBy = by };
+        }
+        else if (await _engine.Store.GetArchiveItemAsync(UserId, id, cancellationToken) is { SupersededAt: null } stored && !IsForgotten(stored, now))
+            _supersessions[id] = new(id, now, by);
+        else return false;
+        _updates.Add(new("archive", "supersede", null, id, by ?? ""));
+        return true;
+    }
 
     public void AddMessage(string role, string content, string turnId)
     {
@@ -197,6 +225,7 @@ public sealed class MemoryUnitOfWork
                 ArchiveAdds = [.. _adds.Values.Where(a => !_renewing.ContainsKey(a.Id))],
                 ArchiveRenewals = [.. _adds.Values.Where(a => _renewing.ContainsKey(a.Id)).Select(a => new ArchiveRenewal(a, _renewing[a.Id]))],
                 Accesses = [.. _accesses.Values],
+                ArchiveSupersessions = [.. _supersessions.Values],
                 Messages = [.. _messages],
                 Session = _session,
             };
@@ -226,6 +255,7 @@ public sealed class MemoryUnitOfWork
                 }
                 _adds.Clear();
                 _renewing.Clear();
+                _supersessions.Clear();
                 _accesses.Clear();
                 _messages.Clear();
                 _session = null;

@@ -15,7 +15,17 @@ public sealed record ArchiveItem
     public ReadOnlyMemory<float>? Embedding { get; init; }
     /// <summary>When its strength crosses the forgetting threshold; null means never.</summary>
     public DateTimeOffset? ForgetAt { get; init; }
+    /// <summary>
+    /// When it stopped being true, because a later memory contradicted it. A superseded memory keeps
+    /// its content and stays readable, but leaves recall and default search (history search finds it).
+    /// </summary>
+    public DateTimeOffset? SupersededAt { get; init; }
+    /// <summary>The id of the memory that replaced it; null when it was retracted without a replacement.</summary>
+    public string? SupersededBy { get; init; }
 }
+
+/// <summary>Marks a stored memory superseded (only one that is not already).</summary>
+public sealed record ArchiveSupersession(string Id, DateTimeOffset At, string? By);
 
 /// <summary>Why an item ranked where it did.</summary>
 public sealed record Score(double Total, double Relevance, double Decay, double AccessBonus);
@@ -59,11 +69,12 @@ public sealed record MemoryChangeSet
     public CoreMemory? Core { get; init; }
     public IReadOnlyList<ArchiveItem> ArchiveAdds { get; init; } = [];
     public IReadOnlyList<ArchiveRenewal> ArchiveRenewals { get; init; } = [];
+    public IReadOnlyList<ArchiveSupersession> ArchiveSupersessions { get; init; } = [];
     public IReadOnlyList<string> ArchiveDeletes { get; init; } = [];
     public IReadOnlyList<ArchiveAccess> Accesses { get; init; } = [];
     public IReadOnlyList<ConversationMessage> Messages { get; init; } = [];
     public SessionState? Session { get; init; }
 
-    public bool IsEmpty => Core is null && ArchiveAdds.Count == 0 && ArchiveRenewals.Count == 0 && ArchiveDeletes.Count == 0 &&
+    public bool IsEmpty => Core is null && ArchiveAdds.Count == 0 && ArchiveRenewals.Count == 0 && ArchiveSupersessions.Count == 0 && ArchiveDeletes.Count == 0 &&
                            Accesses.Count == 0 && Messages.Count == 0 && Session is null;
 }

@@ -94,6 +94,13 @@ internal sealed class ArchiveDocument : CosmosDocument
     [JsonPropertyName("terms"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<string>? Terms { get; init; }
 
+    /// <summary>When a later memory contradicted it (<see cref="CosmosTime"/>); left out while it is current.</summary>
+    [JsonPropertyName("supersededAt"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? SupersededAt { get; init; }
+
+    [JsonPropertyName("supersededBy"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? SupersededBy { get; init; }
+
     /// <summary>Cosine similarity to the query vector; only in the rows of a vector query.</summary>
     [JsonPropertyName("similarity"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? Similarity { get; init; }
@@ -122,6 +129,8 @@ internal sealed class ArchiveDocument : CosmosDocument
             ? embedding.ToArray() : null,
         ForgetAt = CosmosTime.Format(item.ForgetAt),
         Terms = LexicalTerms.ForIndex(item.Content),
+        SupersededAt = CosmosTime.Format(item.SupersededAt),
+        SupersededBy = item.SupersededBy,
     };
 
     /// <summary>The item without its embedding, as every store returns it.</summary>
@@ -139,6 +148,9 @@ internal sealed class ArchiveDocument : CosmosDocument
             AccessCount = AccessCount,
             Metadata = Metadata ?? new Dictionary<string, string>(),
             ForgetAt = ForgetAt is null ? null : CosmosTime.Parse(ForgetAt),
+            SupersededAt = SupersededAt is null ? null : CosmosTime.Parse(SupersededAt),
+            // A renewal clears supersededAt only (a patch holds 10 operations): supersededBy means nothing without it.
+            SupersededBy = SupersededAt is null ? null : SupersededBy,
         };
     }
 }

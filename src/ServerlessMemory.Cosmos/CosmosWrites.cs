@@ -14,6 +14,8 @@ internal enum WriteKind
     /// <summary>A delete of an archive item (or, when erasing a user, of any document).</summary>
     Delete,
     ArchiveCreate,
+    /// <summary>A patch: set <c>supersededAt</c> and <c>supersededBy</c>.</summary>
+    ArchiveSupersede,
     /// <summary>A patch of every field of an item already forgotten, only if it still is (a filter predicate on <c>forgetAt</c>).</summary>
     ArchiveRenew,
     /// <summary>A patch: increment <c>accessCount</c>, set <c>lastAccessedAt</c> and <c>forgetAt</c>.</summary>
@@ -75,7 +77,7 @@ internal sealed class CosmosWrite
     public static CosmosWrite ArchiveCreate(string userId, ArchiveItem item, int? embeddingDimensions = null) =>
         new(WriteKind.ArchiveCreate, ArchiveDocument.DocumentId(item.Id), CosmosJson.Serialize(ArchiveDocument.From(userId, item, embeddingDimensions)), null, null);
 
-    /// <summary>Writes every field of the item over a stored one that is forgotten by <c>dueBy</c> (9 of the 10 operations a patch may hold; terms are those of the same content).</summary>
+    /// <summary>Writes every field of the item over a stored one that is forgotten by <c>dueBy</c> (the 10 operations a patch may hold; terms are those of the same content, supersededBy means nothing without supersededAt).</summary>
     public static CosmosWrite ArchiveRenew(string userId, ArchiveRenewal renewal, int? embeddingDimensions = null)
     {
         var d = ArchiveDocument.From(userId, renewal.Item, embeddingDimensions);
@@ -84,6 +86,7 @@ internal sealed class CosmosWrite
         [
             PatchOperation.Set("/content", d.Content),
             PatchOperation.Set("/memoryType", d.MemoryType),
+            PatchOperation.Set("/supersededAt", d.SupersededAt),
             PatchOperation.Set("/importance", d.Importance),
             PatchOperation.Set("/createdAt", d.CreatedAt),
             PatchOperation.Set("/lastAccessedAt", d.LastAccessedAt),
@@ -96,6 +99,14 @@ internal sealed class CosmosWrite
     }
 
     public static CosmosWrite ArchiveDelete(string itemId) => Delete(ArchiveDocument.DocumentId(itemId));
+
+    /// <summary>Marks an item superseded unless it is already (a patch under a filter predicate; 412 is skipped).</summary>
+    public static CosmosWrite ArchiveSupersede(ArchiveSupersession supersession) =>
+        new(WriteKind.ArchiveSupersede, ArchiveDocument.DocumentId(supersession.Id), null,
+        [
+            PatchOperation.Set("/supersededAt", CosmosTime.Format(supersession.At)),
+            PatchOperation.Set("/supersededBy", supersession.By),
+        ], null, patchBytes: 256, filterPredicate: "FROM c WHERE NOT IS_DEFINED(c.supersededAt) OR IS_NULL(c.supersededAt)");
 
     public static CosmosWrite Delete(string documentId) => new(WriteKind.Delete, documentId, null, null, null);
 
@@ -133,6 +144,8 @@ internal sealed class CosmosWrite
             if (!deleted.Contains(item.Id) && added.Add(item.Id)) writes.Add(ArchiveCreate(userId, item, embeddingDimensions));
         foreach (var access in changes.Accesses)
             if (!deleted.Contains(access.Id)) writes.Add(ArchiveAccess(access));
+        foreach (var supersession in changes.ArchiveSupersessions)
+            if (!deleted.Contains(supersession.Id)) writes.Add(ArchiveSupersede(supersession));
         foreach (var message in changes.Messages) writes.Add(MessageCreate(userId, message));
         return writes;
     }
@@ -170,7 +183,7 @@ internal sealed class CosmosWrite
             case WriteKind.Delete:
                 batch.DeleteItem(DocumentId, NoContent);
                 break;
-            case WriteKind.ArchiveAccess or WriteKind.ArchiveRenew:
+            case WriteKind.ArchiveAccess or WriteKind.ArchiveRenew or WriteKind.ArchiveSupersede:
                 batch.PatchItem(DocumentId, _patch!, new TransactionalBatchPatchItemRequestOptions { EnableContentResponseOnWrite = false, FilterPredicate = FilterPredicate });
                 break;
             default:
@@ -188,7 +201,7 @@ internal sealed class CosmosWrite
         using var response = Kind switch
         {
             WriteKind.Delete => await container.DeleteItemStreamAsync(DocumentId, partitionKey, options, cancellationToken),
-            WriteKind.ArchiveAccess or WriteKind.ArchiveRenew => await container.PatchItemStreamAsync(DocumentId, partitionKey, _patch!,
+            WriteKind.ArchiveAccess or WriteKind.ArchiveRenew or WriteKind.ArchiveSupersede => await container.PatchItemStreamAsync(DocumentId, partitionKey, _patch!,
                 new PatchItemRequestOptions { EnableContentResponseOnWrite = false, FilterPredicate = FilterPredicate }, cancellationToken),
             _ when IsCreate => await container.CreateItemStreamAsync(new MemoryStream(_body!, writable: false), partitionKey, options, cancellationToken),
             _ => await container.ReplaceItemStreamAsync(new MemoryStream(_body!, writable: false), DocumentId, partitionKey,
@@ -210,6 +223,8 @@ internal sealed class CosmosWrite
         HttpStatusCode.NotFound when Kind is WriteKind.Delete or WriteKind.ArchiveAccess => WriteFailure.Skip,
         // A renewal of an item no longer forgotten (renewed or read meanwhile) is skipped; the engine re-reads it.
         HttpStatusCode.PreconditionFailed when Kind is WriteKind.ArchiveRenew => WriteFailure.Skip,
+        // A supersession of an item superseded already, or gone, is skipped.
+        HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound when Kind is WriteKind.ArchiveSupersede => WriteFailure.Skip,
         // One already swept is added anew, as SQLite does.
         HttpStatusCode.NotFound when WhenMissing is not null => WriteFailure.Missing,
         _ => WriteFailure.Error,

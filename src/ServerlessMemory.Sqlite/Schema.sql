@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS archive (
     metadata         TEXT,
     embedding        BLOB,
     forget_at        INTEGER,
+    superseded_at    INTEGER,
+    superseded_by    TEXT,
     UNIQUE (user_id, id)
 );
 CREATE INDEX IF NOT EXISTS archive_by_age ON archive (user_id, created_at DESC, seq DESC);

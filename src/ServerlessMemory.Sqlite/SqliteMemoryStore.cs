@@ -32,6 +32,18 @@ public sealed class SqliteMemoryStore : IMemoryStore
         using var connection = Open();
         using var schema = typeof(SqliteMemoryStore).Assembly.GetManifestResourceStream("Schema.sql")!;
         Execute(connection, new StreamReader(schema).ReadToEnd());
+        Migrate(connection);
+    }
+
+    /// <summary>Brings a file made by an earlier build up to the schema: columns added since are added, empty.</summary>
+    private static void Migrate(SqliteConnection connection)
+    {
+        var columns = new HashSet<string>(StringComparer.Ordinal);
+        using (var info = Command(connection, "SELECT name FROM pragma_table_info('archive')"))
+        using (var reader = info.ExecuteReader())
+            while (reader.Read()) columns.Add(reader.GetString(0));
+        if (!columns.Contains("superseded_at")) Execute(connection, "ALTER TABLE archive ADD COLUMN superseded_at INTEGER");
+        if (!columns.Contains("superseded_by")) Execute(connection, "ALTER TABLE archive ADD COLUMN superseded_by TEXT");
     }
 
     public string Name => "sqlite";
@@ -64,7 +76,8 @@ public sealed class SqliteMemoryStore : IMemoryStore
                 // Only over an item still forgotten by then: a concurrent renewal or access wins, and this one is skipped.
                 await using var renew = Command(connection, """
                     UPDATE archive SET content = $content, type = $type, importance = $importance, created_at = $created,
-                        last_accessed_at = $accessed, access_count = $count, metadata = $metadata, embedding = $embedding, forget_at = $forget
+                        last_accessed_at = $accessed, access_count = $count, metadata = $metadata, embedding = $embedding, forget_at = $forget,
+                        superseded_at = $sat, superseded_by = $sby
                     WHERE user_id = $u AND id = $id AND forget_at <= $due
                     RETURNING seq
                     """, [.. ItemParameters(userId, item), ("$due", Ms(dueBy))]);
@@ -81,6 +94,13 @@ public sealed class SqliteMemoryStore : IMemoryStore
             {
                 if (await InsertAsync(connection, userId, owner, item, cancellationToken) is { } seq) added.Add((seq, item));
                 else skipped.Add(item.Id); // the same memory is there already
+            }
+
+            foreach (var s in changes.ArchiveSupersessions)
+            {
+                await ExecuteAsync(connection, """
+                    UPDATE archive SET superseded_at = $at, superseded_by = $by WHERE user_id = $u AND id = $id AND superseded_at IS NULL
+                    """, cancellationToken, ("$u", userId), ("$id", s.Id), ("$at", Ms(s.At)), ("$by", s.By));
             }
 
             foreach (var id in changes.ArchiveDeletes)
@@ -140,8 +160,8 @@ public sealed class SqliteMemoryStore : IMemoryStore
     private static async Task<long?> InsertAsync(SqliteConnection connection, string userId, string owner, ArchiveItem item, CancellationToken cancellationToken)
     {
         await using var insert = Command(connection, """
-            INSERT OR IGNORE INTO archive (user_id, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, embedding, forget_at)
-            VALUES ($u, $id, $content, $type, $importance, $created, $accessed, $count, $metadata, $embedding, $forget)
+            INSERT OR IGNORE INTO archive (user_id, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, embedding, forget_at, superseded_at, superseded_by)
+            VALUES ($u, $id, $content, $type, $importance, $created, $accessed, $count, $metadata, $embedding, $forget, $sat, $sby)
             RETURNING seq
             """, ItemParameters(userId, item));
         if (await insert.ExecuteScalarAsync(cancellationToken) is not long seq) return null;
@@ -156,6 +176,7 @@ public sealed class SqliteMemoryStore : IMemoryStore
         ("$importance", item.Importance), ("$created", Ms(item.CreatedAt)), ("$accessed", Ms(item.LastAccessedAt)),
         ("$count", item.AccessCount), ("$metadata", JsonSerializer.Serialize(item.Metadata, Json)),
         ("$embedding", item.Embedding is { } e ? VectorIndex.ToBlob(e) : null), ("$forget", Ms(item.ForgetAt)),
+        ("$sat", Ms(item.SupersededAt)), ("$sby", item.SupersededBy),
     ];
 
     private static async Task<string> WriteCoreAsync(SqliteConnection connection, string userId, CoreMemory core, CancellationToken cancellationToken)
@@ -346,7 +367,7 @@ public sealed class SqliteMemoryStore : IMemoryStore
         return index;
     }
 
-    private const string ItemColumns = "seq, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, forget_at";
+    private const string ItemColumns = "seq, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, forget_at, superseded_at, superseded_by";
 
     private static async Task<List<(long Seq, ArchiveItem Item)>> ReadItemsAsync(
         SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string, object?)[] parameters)
@@ -368,6 +389,8 @@ public sealed class SqliteMemoryStore : IMemoryStore
                 Metadata = reader.IsDBNull(8) ? new Dictionary<string, string>()
                     : JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(8), Json)!,
                 ForgetAt = reader.IsDBNull(9) ? null : FromMs(reader.GetInt64(9)),
+                SupersededAt = reader.IsDBNull(10) ? null : FromMs(reader.GetInt64(10)),
+                SupersededBy = reader.IsDBNull(11) ? null : reader.GetString(11),
             }));
         }
         return items;

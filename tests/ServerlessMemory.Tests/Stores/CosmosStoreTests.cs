@@ -38,6 +38,7 @@ public sealed class CosmosStoreTests(CosmosContractContainer container) : Memory
     [CosmosFact] public override Task The_sweep_forgets_what_is_due_and_nothing_else_and_can_run_again() => base.The_sweep_forgets_what_is_due_and_nothing_else_and_can_run_again();
     [CosmosFact] public override Task A_commit_names_the_adds_it_skipped_because_their_id_was_taken() => base.A_commit_names_the_adds_it_skipped_because_their_id_was_taken();
     [CosmosFact] public override Task A_renewal_replaces_a_forgotten_item_once_and_adds_one_that_is_gone() => base.A_renewal_replaces_a_forgotten_item_once_and_adds_one_that_is_gone();
+    [CosmosFact] public override Task A_superseded_item_keeps_its_content_and_says_when_and_by_what() => base.A_superseded_item_keeps_its_content_and_says_when_and_by_what();
 
     [Fact]
     public void Every_contract_test_is_overridden_to_skip_when_no_cosmos_can_run()

@@ -305,4 +305,22 @@ public abstract class MemoryStoreContract
         Assert.True((await Store.FindArchiveCandidatesAsync(user, [], new float[] { 0, 1, 0 }, 1)).Single().VectorSimilarity > 0.99);
         Assert.NotNull(await Store.GetArchiveItemAsync(user, LexicalTerms.ContentHash("never stored")));
     }
+
+    [Fact]
+    public virtual async Task A_superseded_item_keeps_its_content_and_says_when_and_by_what()
+    {
+        var user = NewUser();
+        var old = Item("lives in Beijing");
+        var current = Item("moved to Shanghai");
+        await Store.CommitAsync(user, new() { ArchiveAdds = [old, current] });
+
+        await Store.CommitAsync(user, new() { ArchiveSupersessions = [new(old.Id, T0.AddDays(1), current.Id)] });
+        await Store.CommitAsync(user, new() { ArchiveSupersessions = [new(old.Id, T0.AddDays(2), "another"), new("absent", T0, null)] });
+
+        var read = (await Store.GetArchiveItemAsync(user, old.Id))!;
+        Assert.Equal(("lives in Beijing", T0.AddDays(1), current.Id), (read.Content, read.SupersededAt, read.SupersededBy));
+        Assert.Null((await Store.GetArchiveItemAsync(user, current.Id))!.SupersededAt);
+        Assert.Equal(T0.AddDays(1), Assert.Single(await Store.FindArchiveCandidatesAsync(user, ["beijing"], null, 5)).Item.SupersededAt);
+        Assert.Equal(current.Id, (await Store.ListArchiveAsync(user, 10, null)).Items.Single(i => i.Id == old.Id).SupersededBy);
+    }
 }

@@ -24,6 +24,34 @@ public sealed class SqliteStoreTests : MemoryStoreContract, IDisposable
         Assert.True(File.Exists(Path.Combine(_directory, "memory.db-wal")));
     }
 
+    [Fact]
+    public async Task A_file_of_an_earlier_build_is_migrated_and_its_memories_can_be_superseded()
+    {
+        var path = Path.Combine(_directory, "old.db");
+        using (var old = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}"))
+        {
+            old.Open();
+            using var create = old.CreateCommand();
+            create.CommandText = """
+                CREATE TABLE archive (seq INTEGER PRIMARY KEY, user_id TEXT NOT NULL, id TEXT NOT NULL, content TEXT NOT NULL, type INTEGER NOT NULL,
+                    importance REAL NOT NULL, created_at INTEGER NOT NULL, last_accessed_at INTEGER NOT NULL, access_count INTEGER NOT NULL,
+                    metadata TEXT, embedding BLOB, forget_at INTEGER, UNIQUE (user_id, id));
+                INSERT INTO archive (user_id, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, forget_at)
+                VALUES ('old-user', 'old-id', 'lives in Beijing', 2, 0.5, 0, 0, 0, '{}', NULL);
+                """;
+            create.ExecuteNonQuery();
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        var store = new SqliteMemoryStore(path);
+        var before = await store.GetArchiveItemAsync("old-user", "old-id");
+        await store.CommitAsync("old-user", new() { ArchiveSupersessions = [new("old-id", T0, "new-id")] });
+
+        Assert.Equal(("lives in Beijing", (DateTimeOffset?)null), (before!.Content, before.SupersededAt));
+        Assert.Equal("new-id", (await store.GetArchiveItemAsync("old-user", "old-id"))!.SupersededBy);
+        _ = new SqliteMemoryStore(path); // opening a migrated file again changes nothing
+    }
+
     public void Dispose()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();

@@ -20,7 +20,8 @@ public static class ServerlessMemoryExtensions
     {
         var services = builder.Services;
         services.AddOptions<MemoryOptions>().BindConfiguration("Memory")
-            .Validate(o => o.Store is "Sqlite" or "sqlite" or "Cosmos" or "cosmos", "Memory:Store must be Sqlite or Cosmos.").ValidateOnStart();
+            .Validate(o => o.Store is "Sqlite" or "sqlite" or "Cosmos" or "cosmos", "Memory:Store must be Sqlite or Cosmos.")
+            .Validate(o => o.Sqlite.VectorCacheMegabytes >= 0, "Memory:Sqlite:VectorCacheMegabytes must not be negative.").ValidateOnStart();
         services.AddOptions<MemoryLimits>().BindConfiguration("Memory:Limits");
         services.AddOptions<SearchOptions>().BindConfiguration("Memory:Search");
         services.AddOptions<DecayOptions>().BindConfiguration("Decay")
@@ -38,7 +39,7 @@ public static class ServerlessMemoryExtensions
         {
             var options = sp.GetRequiredService<IOptions<MemoryOptions>>().Value;
             return options.Store.Equals("Sqlite", StringComparison.OrdinalIgnoreCase)
-                ? new SqliteMemoryStore(options.SqlitePath)
+                ? new SqliteMemoryStore(options.SqlitePath, options.Sqlite.VectorCacheMegabytes)
                 : new CosmosMemoryStore(sp.GetRequiredService<IOptions<CosmosStoreOptions>>().Value, sp.GetRequiredService<ILogger<CosmosMemoryStore>>());
         });
         services.AddSingleton(sp =>

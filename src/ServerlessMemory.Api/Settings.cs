@@ -5,6 +5,14 @@ public sealed class MemoryOptions
 {
     public string Store { get; set; } = "Sqlite";
     public string SqlitePath { get; set; } = "data/memory.db";
+    public SqliteSettings Sqlite { get; set; } = new();
+}
+
+/// <summary>Section <c>Memory:Sqlite</c>: the embedded store's memory use.</summary>
+public sealed class SqliteSettings
+{
+    /// <summary>Budget of the in-memory vector indexes; the least recently searched users are evicted past it.</summary>
+    public int VectorCacheMegabytes { get; set; } = ServerlessMemory.Sqlite.SqliteMemoryStore.DefaultVectorCacheMegabytes;
 }
 
 /// <summary>Section <c>Model</c>: the chat, extraction and embedding models.</summary>

@@ -20,12 +20,16 @@ public sealed class SqliteMemoryStore : IMemoryStore
     private const int MaxQueryTerms = 32;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    private readonly string _connectionString;
-    private readonly Lock _vectorLock = new();
-    private readonly Dictionary<string, VectorIndex> _vectors = [];
+    /// <summary>The default budget of the in-memory vector indexes: about ten users of 10,000 memories of 1,536 floats.</summary>
+    public const int DefaultVectorCacheMegabytes = 640;
 
-    public SqliteMemoryStore(string path)
+    private readonly string _connectionString;
+    private readonly VectorCache _vectors;
+
+    public SqliteMemoryStore(string path, int vectorCacheMegabytes = DefaultVectorCacheMegabytes)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(vectorCacheMegabytes);
+        _vectors = new VectorCache(vectorCacheMegabytes * 1024L * 1024L);
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         _connectionString = new SqliteConnectionStringBuilder { DataSource = full, Pooling = true, DefaultTimeout = 30 }.ToString();
@@ -62,9 +66,9 @@ public sealed class SqliteMemoryStore : IMemoryStore
     {
         if (changes.IsEmpty) return CommitResult.None;
         string? etag = null;
-        var added = new List<(long Seq, ArchiveItem Item)>();
+        var added = new List<(long Seq, ReadOnlyMemory<float> Vector)>();
+        var removed = new List<long>();
         var skipped = new List<string>();
-        var renewed = false;
         await using var connection = Open();
         await using (var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
         {
@@ -85,14 +89,21 @@ public sealed class SqliteMemoryStore : IMemoryStore
                 {
                     await ExecuteAsync(connection, "DELETE FROM archive_terms WHERE rowid = $seq; INSERT INTO archive_terms (rowid, terms) VALUES ($seq, $terms)",
                         cancellationToken, ("$seq", seq), ("$terms", Indexed(owner, item.Content)));
-                    renewed = true;
+                    removed.Add(seq); // the row keeps its seq: its old vector leaves, the new one comes in
+                    if (item.Embedding is { } renewedVector) added.Add((seq, renewedVector));
                 }
-                else if (await InsertAsync(connection, userId, owner, item, cancellationToken) is { } inserted) added.Add((inserted, item));
+                else if (await InsertAsync(connection, userId, owner, item, cancellationToken) is { } inserted)
+                {
+                    if (item.Embedding is { } insertedVector) added.Add((inserted, insertedVector));
+                }
                 else skipped.Add(item.Id);
             }
             foreach (var item in changes.ArchiveAdds)
             {
-                if (await InsertAsync(connection, userId, owner, item, cancellationToken) is { } seq) added.Add((seq, item));
+                if (await InsertAsync(connection, userId, owner, item, cancellationToken) is { } seq)
+                {
+                    if (item.Embedding is { } vector) added.Add((seq, vector));
+                }
                 else skipped.Add(item.Id); // the same memory is there already
             }
 
@@ -105,10 +116,10 @@ public sealed class SqliteMemoryStore : IMemoryStore
 
             foreach (var id in changes.ArchiveDeletes)
             {
-                await ExecuteAsync(connection, """
-                    DELETE FROM archive_terms WHERE rowid IN (SELECT seq FROM archive WHERE user_id = $u AND id = $id);
-                    DELETE FROM archive WHERE user_id = $u AND id = $id;
-                    """, cancellationToken, ("$u", userId), ("$id", id));
+                await using var delete = Command(connection, "DELETE FROM archive WHERE user_id = $u AND id = $id RETURNING seq", ("$u", userId), ("$id", id));
+                if (await delete.ExecuteScalarAsync(cancellationToken) is not long seq) continue;
+                await ExecuteAsync(connection, "DELETE FROM archive_terms WHERE rowid = $seq", cancellationToken, ("$seq", seq));
+                removed.Add(seq);
             }
 
             foreach (var access in changes.Accesses)
@@ -144,15 +155,7 @@ public sealed class SqliteMemoryStore : IMemoryStore
             await tx.CommitAsync(cancellationToken);
         }
 
-        lock (_vectorLock)
-        {
-            if (_vectors.TryGetValue(userId, out var index))
-            {
-                if (changes.ArchiveDeletes.Count > 0 || renewed) _vectors.Remove(userId);
-                else foreach (var (seq, item) in added)
-                    if (item.Embedding is { } e) index.Add(seq, e.Span);
-            }
-        }
+        _vectors.Committed(userId, added, removed);
         return new(etag, skipped);
     }
 
@@ -241,7 +244,7 @@ public sealed class SqliteMemoryStore : IMemoryStore
         if (vector is { } v)
         {
             query = VectorIndex.Normalise(v.Span);
-            index = await VectorsOfAsync(connection, userId, v.Length, cancellationToken);
+            index = await VectorsOfAsync(userId, v.Length, cancellationToken);
             foreach (var (key, _) in index.Nearest(query, limit))
                 if (!seqs.Contains(key)) seqs.Add(key);
         }
@@ -309,7 +312,7 @@ public sealed class SqliteMemoryStore : IMemoryStore
                 """, cancellationToken, ("$u", userId));
             await tx.CommitAsync(cancellationToken);
         }
-        lock (_vectorLock) _vectors.Remove(userId);
+        _vectors.Forget(userId);
     }
 
     public async Task<SweepResult> SweepAsync(DateTimeOffset now, TimeSpan budget, CancellationToken cancellationToken = default)
@@ -321,51 +324,48 @@ public sealed class SqliteMemoryStore : IMemoryStore
         await using var connection = Open();
         while (clock.Elapsed < budget)
         {
-            var due = new List<(long Seq, string User)>();
-            await using (var select = Command(connection,
-                "SELECT seq, user_id FROM archive WHERE forget_at <= $now ORDER BY forget_at LIMIT $n", ("$now", Ms(now)), ("$n", SweepBatch)))
-            await using (var reader = await select.ExecuteReaderAsync(cancellationToken))
-                while (await reader.ReadAsync(cancellationToken)) due.Add((reader.GetInt64(0), reader.GetString(1)));
-            scanned += due.Count;
-            if (due.Count == 0) break;
-
             // Each batch commits on its own: a sweep cut short keeps what it did, and the next run finishes.
+            // The rows are chosen and deleted in one statement, so a memory read meanwhile (its forget_at
+            // moved on) is neither deleted nor stripped of its terms.
+            var due = new List<(long Seq, string User)>();
             await using (var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
             {
-                var seqs = JsonSerializer.Serialize(due.Select(d => d.Seq));
-                await ExecuteAsync(connection, """
-                    DELETE FROM archive_terms WHERE rowid IN (SELECT value FROM json_each($seqs));
-                    DELETE FROM archive WHERE seq IN (SELECT value FROM json_each($seqs)) AND forget_at <= $now;
-                    """, cancellationToken, ("$seqs", seqs), ("$now", Ms(now)));
+                await using (var delete = Command(connection, """
+                    DELETE FROM archive WHERE seq IN (SELECT seq FROM archive WHERE forget_at <= $now ORDER BY forget_at LIMIT $n)
+                    RETURNING seq, user_id
+                    """, ("$now", Ms(now)), ("$n", SweepBatch)))
+                await using (var reader = await delete.ExecuteReaderAsync(cancellationToken))
+                    while (await reader.ReadAsync(cancellationToken)) due.Add((reader.GetInt64(0), reader.GetString(1)));
+                if (due.Count > 0)
+                    await ExecuteAsync(connection, "DELETE FROM archive_terms WHERE rowid IN (SELECT value FROM json_each($seqs))",
+                        cancellationToken, ("$seqs", JsonSerializer.Serialize(due.Select(d => d.Seq))));
                 await tx.CommitAsync(cancellationToken);
             }
+            scanned += due.Count;
             forgotten += due.Count;
-            lock (_vectorLock)
-                foreach (var (_, user) in due)
-                    if (users.Add(user)) _vectors.Remove(user);
+            foreach (var group in due.GroupBy(d => d.User, StringComparer.Ordinal))
+            {
+                users.Add(group.Key);
+                _vectors.Committed(group.Key, [], [.. group.Select(d => d.Seq)]);
+            }
             if (due.Count < SweepBatch) break;
         }
         return new(scanned, forgotten, users.Count, clock.ElapsedMilliseconds);
     }
 
-    private async Task<VectorIndex> VectorsOfAsync(SqliteConnection connection, string userId, int dimensions, CancellationToken cancellationToken)
-    {
-        lock (_vectorLock)
-            if (_vectors.TryGetValue(userId, out var cached) && cached.Dimensions == dimensions) return cached;
-
-        var index = new VectorIndex(dimensions);
-        await using (var command = Command(connection, "SELECT seq, embedding FROM archive WHERE user_id = $u AND embedding IS NOT NULL", ("$u", userId)))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-            while (await reader.ReadAsync(cancellationToken))
-                index.Add(reader.GetInt64(0), VectorIndex.FromBlob((byte[])reader[1]));
-
-        lock (_vectorLock)
+    private Task<VectorIndex> VectorsOfAsync(string userId, int dimensions, CancellationToken cancellationToken) =>
+        _vectors.GetAsync(userId, dimensions, async (index, ct) =>
         {
-            if (_vectors.Count >= 1_000) _vectors.Clear(); // a crude bound: the index is a cache, rebuilt on demand
-            _vectors[userId] = index;
-        }
-        return index;
-    }
+            // Its own connection: the read is one statement, so one snapshot, taken after the cache registered the build.
+            await using var connection = Open();
+            await using var command = Command(connection, "SELECT seq, embedding FROM archive WHERE user_id = $u AND embedding IS NOT NULL", ("$u", userId));
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+                index.Add(reader.GetInt64(0), VectorIndex.FromBlob((byte[])reader[1]));
+        }, cancellationToken);
+
+    /// <summary>Bytes and users held by the in-memory vector indexes.</summary>
+    public (long Bytes, int Users) VectorCacheUsage => (_vectors.Bytes, _vectors.Users);
 
     private const string ItemColumns = "seq, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, forget_at, superseded_at, superseded_by";
 

@@ -5,64 +5,121 @@ namespace ServerlessMemory.Sqlite;
 
 /// <summary>
 /// One user's embeddings, normalised and held contiguously in memory so that a search is one pass
-/// of dot products instead of reading every blob from disk. Built on a user's first vector search,
-/// appended to on insert, dropped on delete.
+/// of dot products instead of reading every blob from disk. Searches share a read lock; a commit's
+/// adds and removes take the write lock for as long as a copy of one row.
 /// </summary>
 internal sealed class VectorIndex(int dimensions)
 {
+    private readonly ReaderWriterLockSlim _lock = new();
     private float[] _vectors = new float[dimensions * 64];
     private long[] _keys = new long[64];
     private readonly Dictionary<long, int> _rows = [];
 
     public int Dimensions { get; } = dimensions;
     public int Count { get; private set; }
-    public long Bytes => (long)_vectors.Length * sizeof(float);
+
+    /// <summary>What the index holds in memory: its arrays and the key map.</summary>
+    public long Bytes => (long)_vectors.Length * sizeof(float) + (long)_keys.Length * sizeof(long) + _rows.Count * 24L;
 
     public void Add(long key, ReadOnlySpan<float> vector)
     {
-        if (vector.Length != Dimensions || _rows.ContainsKey(key)) return;
-        if (Count == _keys.Length)
+        if (vector.Length != Dimensions) return;
+        _lock.EnterWriteLock();
+        try
         {
-            Array.Resize(ref _keys, Count * 2);
-            Array.Resize(ref _vectors, Count * 2 * Dimensions);
+            if (_rows.ContainsKey(key)) return;
+            if (Count == _keys.Length)
+            {
+                Array.Resize(ref _keys, Count * 2);
+                Array.Resize(ref _vectors, Count * 2 * Dimensions);
+            }
+            var row = _vectors.AsSpan(Count * Dimensions, Dimensions);
+            vector.CopyTo(row);
+            var norm = TensorPrimitives.Norm(row);
+            if (norm > 0) TensorPrimitives.Divide(row, norm, row);
+            _keys[Count] = key;
+            _rows[key] = Count++;
         }
-        var row = _vectors.AsSpan(Count * Dimensions, Dimensions);
-        vector.CopyTo(row);
-        var norm = TensorPrimitives.Norm(row);
-        if (norm > 0) TensorPrimitives.Divide(row, norm, row);
-        _keys[Count] = key;
-        _rows[key] = Count++;
+        finally { _lock.ExitWriteLock(); }
+    }
+
+    /// <summary>Gives back the room doubling left unused: a built index holds what it holds, and a little for appends.</summary>
+    public void TrimExcess()
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            var capacity = Count + Math.Max(16, Count / 64);
+            if (capacity >= _keys.Length) return;
+            Array.Resize(ref _keys, capacity);
+            Array.Resize(ref _vectors, capacity * Dimensions);
+        }
+        finally { _lock.ExitWriteLock(); }
+    }
+
+    /// <summary>Removes the row with this key, if there is one, moving the last row into its place.</summary>
+    public void Remove(long key)
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            if (!_rows.Remove(key, out var row)) return;
+            var last = --Count;
+            if (row != last)
+            {
+                _vectors.AsSpan(last * Dimensions, Dimensions).CopyTo(_vectors.AsSpan(row * Dimensions, Dimensions));
+                _keys[row] = _keys[last];
+                _rows[_keys[row]] = row;
+            }
+        }
+        finally { _lock.ExitWriteLock(); }
     }
 
     /// <summary>Cosine similarity of the query to the row with this key, if there is one.</summary>
-    public double? Similarity(ReadOnlySpan<float> normalisedQuery, long key) =>
-        _rows.TryGetValue(key, out var row) && normalisedQuery.Length == Dimensions
-            ? TensorPrimitives.Dot(normalisedQuery, _vectors.AsSpan(row * Dimensions, Dimensions))
-            : null;
+    public double? Similarity(ReadOnlySpan<float> normalisedQuery, long key)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            return _rows.TryGetValue(key, out var row) && normalisedQuery.Length == Dimensions
+                ? TensorPrimitives.Dot(normalisedQuery, _vectors.AsSpan(row * Dimensions, Dimensions))
+                : null;
+        }
+        finally { _lock.ExitReadLock(); }
+    }
 
     /// <summary>The keys of the <paramref name="k"/> rows most similar to the query, with their similarity.</summary>
     public List<(long Key, double Similarity)> Nearest(ReadOnlySpan<float> normalisedQuery, int k)
     {
-        // Past a few megabytes of vectors the scan is memory-bound: split it across the cores.
-        var parts = (long)Count * Dimensions < 4_000_000 ? 1 : Math.Min(Environment.ProcessorCount, 4);
+        if (normalisedQuery.Length != Dimensions || k <= 0) return [];
         var query = normalisedQuery.ToArray();
-        var tops = new PriorityQueue<long, float>[parts];
-        Parallel.For(0, parts, part =>
+        _lock.EnterReadLock();
+        try
         {
-            var top = new PriorityQueue<long, float>(k + 1);
-            var (from, to) = ((int)((long)Count * part / parts), (int)((long)Count * (part + 1) / parts));
-            for (var i = from; i < to; i++)
+            var count = Count;
+            var vectors = _vectors;
+            var keys = _keys;
+            // Past a few megabytes of vectors the scan is memory-bound: split it across the cores.
+            var parts = (long)count * Dimensions < 4_000_000 ? 1 : Math.Min(Environment.ProcessorCount, 4);
+            var tops = new PriorityQueue<long, float>[parts];
+            Parallel.For(0, parts, part =>
             {
-                var similarity = TensorPrimitives.Dot(query, _vectors.AsSpan(i * Dimensions, Dimensions));
-                if (top.Count < k) top.Enqueue(_keys[i], similarity);
-                else if (top.TryPeek(out _, out var least) && similarity > least) top.EnqueueDequeue(_keys[i], similarity);
-            }
-            tops[part] = top;
-        });
-        var result = new List<(long Key, double Similarity)>(k * parts);
-        foreach (var top in tops)
-            while (top.TryDequeue(out var key, out var similarity)) result.Add((key, similarity));
-        return [.. result.OrderByDescending(r => r.Similarity).Take(k)];
+                var top = new PriorityQueue<long, float>(k + 1);
+                var (from, to) = ((int)((long)count * part / parts), (int)((long)count * (part + 1) / parts));
+                for (var i = from; i < to; i++)
+                {
+                    var similarity = TensorPrimitives.Dot(query, vectors.AsSpan(i * Dimensions, Dimensions));
+                    if (top.Count < k) top.Enqueue(keys[i], similarity);
+                    else if (top.TryPeek(out _, out var least) && similarity > least) top.EnqueueDequeue(keys[i], similarity);
+                }
+                tops[part] = top;
+            });
+            var result = new List<(long Key, double Similarity)>(k * parts);
+            foreach (var top in tops)
+                while (top.TryDequeue(out var key, out var similarity)) result.Add((key, similarity));
+            return [.. result.OrderByDescending(r => r.Similarity).Take(k)];
+        }
+        finally { _lock.ExitReadLock(); }
     }
 
     public static float[] Normalise(ReadOnlySpan<float> vector)

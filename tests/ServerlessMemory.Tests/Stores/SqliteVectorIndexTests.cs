@@ -112,17 +112,35 @@ public sealed class SqliteVectorIndexTests : IDisposable
 
     private SqliteMemoryStore NewStore() => new(Path.Combine(_directory, $"{Guid.NewGuid():N}.db"));
 
-    /// <summary>Starts the changes, then searches by vector (the first search builds the index) until they are done.</summary>
+    /// <summary>
+    /// Starts the changes, then searches by vector (the first search builds the index) until they
+    /// are done. The changes run on a thread of their own: SQLite's calls complete synchronously,
+    /// so neither loop yields, and on a busy thread pool the writer would wait for a thread.
+    /// </summary>
     private static async Task WhileTheFirstVectorSearchRuns(SqliteMemoryStore store, string user, Random random, Func<Task> changes)
     {
-        var writing = Task.Run(changes);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var writer = new Thread(() =>
+        {
+            try
+            {
+                changes().GetAwaiter().GetResult();
+                done.SetResult();
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        }) { IsBackground = true };
+        writer.Start();
         var searches = 0;
-        while (!writing.IsCompleted || searches == 0)
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while ((!done.Task.IsCompleted || searches == 0) && DateTime.UtcNow < deadline)
         {
             await store.FindArchiveCandidatesAsync(user, [], Vector(random), 5);
             searches++;
         }
-        await writing;
+        await done.Task.WaitAsync(TimeSpan.FromMinutes(1));
     }
 
     private static async Task<List<ArchiveItem>> Seed(SqliteMemoryStore store, string user, Random random, Func<int, DateTimeOffset>? forgetAt = null)

@@ -1,5 +1,6 @@
 // Archive search and decay sweep on the embedded store, through the engine as the API calls it.
 // Usage: dotnet run -c Release --project bench/ServerlessMemory.Bench [-- search|chat|agent|sweep|all] [--quick]
+//        ... -- retrieval --locomo <path> --cmrc <path> [--embeddings minilm]   (RetrievalBench.cs)
 using System.Diagnostics;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -25,6 +26,8 @@ try
         await ChatBench.RunAsync(directory, quick);
     if (what is "agent" or "all")
         await AgentBench.RunAsync(directory, quick);
+    if (what is "retrieval")
+        await RetrievalBench.RunAsync(directory, args);
     if (what is "sweep" or "all")
         await SweepBench(Path.Combine(directory, "sweep.db"), quick ? 100_000 : 1_000_000, due: 1_000);
 }

@@ -36,6 +36,16 @@ public interface IMemoryStore
         string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit,
         CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Candidates as <see cref="FindArchiveCandidatesAsync"/> finds them, with the user's
+    /// <see cref="TermStatistics"/> when the store keeps them cheaply (null: the engine counts over
+    /// the candidates). The engine ranks them either way, with the same scoring for every store.
+    /// </summary>
+    async Task<ArchiveCandidates> FindArchiveCandidatesWithStatisticsAsync(
+        string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit,
+        CancellationToken cancellationToken = default) =>
+        new(await FindArchiveCandidatesAsync(userId, terms, vector, limit, cancellationToken), null);
+
     /// <summary>Newest first; <paramref name="sessionId"/> null means every session.</summary>
     Task<Page<ConversationMessage>> ListMessagesAsync(
         string userId, string? sessionId, int limit, string? continuationToken, CancellationToken cancellationToken = default);

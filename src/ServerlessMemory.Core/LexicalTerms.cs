@@ -1,33 +1,58 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Lucene.Net.Tartarus.Snowball.Ext;
 
 namespace ServerlessMemory.Core;
 
 /// <summary>
 /// Terms for lexical search in Chinese and English alike. Words are split on spaces where a language
-/// has them; CJK text has none, so it is cut into overlapping character bigrams (项目 in
-/// 当前项目是客户流失预测), and single characters are indexed too so that a one-character query finds
-/// something. Stores index <see cref="ForIndex"/>; queries use <see cref="ForQuery"/>.
+/// has them and reduced to their stem by the Snowball English stemmer (Lucene.Net), so "allergies"
+/// and "allergy", "hiking" and "hiked" meet; CJK text has none, so it is cut into overlapping
+/// character bigrams (项目 in 当前项目是客户流失预测), and single characters are indexed too so that
+/// a one-character query finds something. Stores index <see cref="ForIndex"/>; queries use
+/// <see cref="ForQuery"/>, which also leaves out stop words. <see cref="Version"/> names this
+/// analysis: a store that kept terms of another version must index them again.
 /// </summary>
 public static class LexicalTerms
 {
-    private static readonly HashSet<string> StopWords =
+    /// <summary>Changes whenever the terms of a text change: 2 is Snowball stemming (1 stripped a plural "s").</summary>
+    public const int Version = 2;
+
+    [ThreadStatic] private static EnglishStemmer? t_stemmer;
+
+    private static readonly HashSet<string> StopWords = new(
     [
         "a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "by", "from",
         "is", "are", "was", "were", "be", "been", "am", "do", "does", "did", "i", "me", "my", "you", "your",
         "we", "our", "he", "she", "it", "its", "they", "them", "this", "that", "what", "which", "who",
         "how", "say", "said", "about", "as", "so", "if", "not", "no", "yes", "can", "will", "would",
         "have", "has", "had", "there", "here", "then", "than", "too", "very", "just", "s", "t",
-    ];
+        "his", "her", "him", "their", "us", "when", "where", "why", "any", "some", "all", "into", "out",
+        "up", "down", "over", "also", "get", "got", "ll", "re", "ve", "d", "m", "let", "like",
+    ], StringComparer.Ordinal);
 
     public static IReadOnlyList<string> ForIndex(string text) => Terms(text, forQuery: false);
 
     public static IReadOnlyList<string> ForQuery(string text) => Terms(text, forQuery: true);
 
-    /// <summary>The share of the query's terms that the content holds, 0 to 1.</summary>
+    /// <summary>Each index term of the text with how often it occurs, and the text's length in terms: what BM25 reads.</summary>
+    public static TermCounts Counts(string text)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var length = 0;
+        Walk(text, forQuery: false, term =>
+        {
+            counts[term] = counts.GetValueOrDefault(term) + 1;
+            length++;
+        });
+        return new(counts, length);
+    }
+
+    /// <summary>The share of the query's terms that the content holds, 0 to 1 (coordinate match: what a store uses to cut candidates).</summary>
     public static double Relevance(IReadOnlyList<string> queryTerms, string content)
     {
+        ArgumentNullException.ThrowIfNull(queryTerms);
         if (queryTerms.Count == 0) return 0;
         var contentTerms = new HashSet<string>(ForIndex(content), StringComparer.Ordinal);
         var hits = queryTerms.Count(contentTerms.Contains);
@@ -37,6 +62,7 @@ public static class LexicalTerms
     /// <summary>A hash of the content with case and spacing normalised: equal memories hash alike.</summary>
     public static string ContentHash(string content)
     {
+        ArgumentNullException.ThrowIfNull(content);
         var normal = string.Join(' ', content.ToLowerInvariant().Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(normal)))[..32];
     }
@@ -45,20 +71,27 @@ public static class LexicalTerms
     {
         var terms = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var word = new StringBuilder();
-        var run = new StringBuilder();
-
-        void Add(string term)
+        Walk(text, forQuery, term =>
         {
             if (seen.Add(term)) terms.Add(term);
-        }
+        });
+        return terms;
+    }
+
+    /// <summary>Every term of the text in order, repeats included.</summary>
+    private static void Walk(string text, bool forQuery, Action<string> emit)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var word = new StringBuilder();
+        var run = new StringBuilder();
 
         void FlushWord()
         {
             if (word.Length == 0) return;
-            var w = Stem(word.ToString().ToLowerInvariant());
+            var w = word.ToString().ToLowerInvariant();
             word.Clear();
-            if (!(forQuery && StopWords.Contains(w))) Add(w);
+            if (forQuery && StopWords.Contains(w)) return;
+            emit(Stem(w));
         }
 
         void FlushRun()
@@ -66,9 +99,12 @@ public static class LexicalTerms
             if (run.Length == 0) return;
             var r = run.ToString();
             run.Clear();
-            if (r.Length == 1 || !forQuery)
-                foreach (var c in r) Add(c.ToString());
-            for (var i = 0; i + 1 < r.Length; i++) Add(r.Substring(i, 2));
+            var chars = StringInfo.GetTextElementEnumerator(r);
+            var units = new List<string>();
+            while (chars.MoveNext()) units.Add((string)chars.Current);
+            if (units.Count == 1 || !forQuery)
+                foreach (var c in units) emit(c);
+            for (var i = 0; i + 1 < units.Count; i++) emit(units[i] + units[i + 1]);
         }
 
         foreach (var rune in text.EnumerateRunes())
@@ -91,12 +127,17 @@ public static class LexicalTerms
         }
         FlushWord();
         FlushRun();
-        return terms;
     }
 
-    // Plural "s" only: enough for "projects" to find "project" without a stemmer's surprises.
-    private static string Stem(string w) =>
-        w.Length > 3 && w[^1] == 's' && w[^2] is not ('s' or 'u' or 'i') ? w[..^1] : w;
+    /// <summary>The Snowball (Porter2) English stem of a lower-case word; words with digits or outside Latin letters stay as they are.</summary>
+    private static string Stem(string word)
+    {
+        if (word.Length < 3 || !word.All(c => c is >= 'a' and <= 'z')) return word;
+        var stemmer = t_stemmer ??= new EnglishStemmer();
+        stemmer.SetCurrent(word);
+        stemmer.Stem();
+        return stemmer.Current;
+    }
 
     private static bool IsCjk(Rune rune)
     {
@@ -108,3 +149,6 @@ public static class LexicalTerms
             or >= 0xAC00 and <= 0xD7AF;                 // hangul syllables
     }
 }
+
+/// <summary>A text's index terms with their counts, and its length in terms.</summary>
+public sealed record TermCounts(IReadOnlyDictionary<string, int> Terms, int Length);

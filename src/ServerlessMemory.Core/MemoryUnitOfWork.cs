@@ -142,17 +142,20 @@ public sealed class MemoryUnitOfWork
         var vector = await EmbedAsync(query, cancellationToken);
         if (terms.Count == 0 && vector is null) return [];
 
-        var candidates = (await _engine.Store.FindArchiveCandidatesAsync(UserId, terms, vector, _engine.Search.Candidates, cancellationToken))
+        var found = await _engine.Store.FindArchiveCandidatesWithStatisticsAsync(UserId, terms, vector, _engine.Search.Candidates, cancellationToken);
+        var candidates = found.Items
             .Where(c => !_adds.ContainsKey(c.Item.Id))
-            .Concat(_adds.Values.Select(a => new ArchiveCandidate(a, Similarity(vector, a.Embedding))));
-
-        var ranked = candidates
+            .Concat(_adds.Values.Select(a => new ArchiveCandidate(a, Similarity(vector, a.Embedding))))
             .Where(c => !IsForgotten(c.Item, now))
             .Select(c => _supersessions.TryGetValue(c.Item.Id, out var s) ? c with { Item = c.Item with { SupersededAt = s.At, SupersededBy = s.By } } : c)
             .Where(c => history || c.Item.SupersededAt is null)
-            .Select(c => new ScoredItem(c.Item, _engine.Decay.Score(c.Item, Relevance(terms, c), now)))
-            .Where(s => s.Score.Relevance > 0)
+            .ToList();
+
+        // Only what clears a relevance floor is ranked, returned and counted as read.
+        var ranked = ArchiveRanking.Relevant(terms, candidates, found.Statistics, _engine.Search)
+            .Select(r => new ScoredItem(r.Candidate.Item, _engine.Decay.Score(r.Candidate.Item, r.Relevance, now)))
             .OrderByDescending(s => s.Score.Total)
+            .ThenByDescending(s => s.Score.Relevance)
             .ThenByDescending(s => s.Item.CreatedAt)
             .Take(top)
             .ToList();
@@ -294,14 +297,6 @@ public sealed class MemoryUnitOfWork
 
     /// <summary>Past its forgetting point: gone for every reader, whether or not the sweep has removed it yet.</summary>
     internal static bool IsForgotten(ArchiveItem item, DateTimeOffset now) => item.ForgetAt is { } forgetAt && forgetAt <= now;
-
-    private double Relevance(IReadOnlyList<string> terms, ArchiveCandidate candidate)
-    {
-        var lexical = LexicalTerms.Relevance(terms, candidate.Item.Content);
-        if (candidate.VectorSimilarity is not { } similarity) return lexical;
-        var w = _engine.Search.VectorWeight;
-        return w * Math.Max(0, similarity) + (1 - w) * lexical;
-    }
 
     private static double? Similarity(ReadOnlyMemory<float>? query, ReadOnlyMemory<float>? item) =>
         query is { } q && item is { } v && q.Length == v.Length

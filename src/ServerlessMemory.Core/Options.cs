@@ -43,17 +43,27 @@ public sealed class DecayOptions
     public TimeSpan SweepBudget { get; set; } = TimeSpan.FromMinutes(2);
 }
 
-/// <summary>How search combines lexical and vector relevance (section <c>Memory:Search</c>).</summary>
+/// <summary>How search finds and ranks memories (section <c>Memory:Search</c>); docs/decay.md, "Search".</summary>
 public sealed class SearchOptions
 {
-    /// <summary>Share of vector similarity in relevance when embeddings exist; the rest is lexical.</summary>
-    public double VectorWeight { get; set; } = 0.7;
-    /// <summary>Candidates taken from each index before the decay-aware ranking.</summary>
+    /// <summary>Weight of the vector ranking in the reciprocal-rank fusion when embeddings exist; the lexical ranking has the rest.</summary>
+    public double VectorWeight { get; set; } = 0.5;
+    /// <summary>Candidates taken from each index before the ranking.</summary>
     public int Candidates { get; set; } = 50;
     /// <summary>An embedding call that takes longer is given up: the memory is stored without its vector, the search is lexical.</summary>
     public TimeSpan EmbeddingTimeout { get; set; } = TimeSpan.FromSeconds(3);
     /// <summary>After an embedding call failed, embeddings are not asked for this long (each call would wait its timeout).</summary>
     public TimeSpan EmbeddingPause { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>BM25's term-frequency saturation.</summary>
+    public double K1 { get; set; } = 1.2;
+    /// <summary>BM25's length normalisation.</summary>
+    public double B { get; set; } = 0.75;
+    /// <summary>Reciprocal-rank fusion's constant: larger flattens the difference between ranks.</summary>
+    public double RankConstant { get; set; } = 60;
+    /// <summary>A memory whose BM25 is below this share of a full match of the query is not a lexical match.</summary>
+    public double MinLexicalRelevance { get; set; } = 0.1;
+    /// <summary>A memory whose cosine similarity to the query is below this is not a vector match.</summary>
+    public double MinVectorSimilarity { get; set; } = 0.3;
 }
 
 /// <summary>How a chat turn is run (section <c>Chat</c>).</summary>

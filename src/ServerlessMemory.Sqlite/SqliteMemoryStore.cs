@@ -18,6 +18,7 @@ public sealed class SqliteMemoryStore : IMemoryStore
     private const int SweepBatch = 1_000;
     private const int PostingsPerTerm = 2_000;
     private const int MaxQueryTerms = 32;
+    private const int FrequencyCap = 20_000;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>The default budget of the in-memory vector indexes: about ten users of 10,000 memories of 1,536 floats.</summary>
@@ -37,6 +38,7 @@ public sealed class SqliteMemoryStore : IMemoryStore
         using var schema = typeof(SqliteMemoryStore).Assembly.GetManifestResourceStream("Schema.sql")!;
         Execute(connection, new StreamReader(schema).ReadToEnd());
         Migrate(connection);
+        Reindex(connection);
     }
 
     /// <summary>Brings a file made by an earlier build up to the schema: columns added since are added, empty.</summary>
@@ -48,6 +50,34 @@ public sealed class SqliteMemoryStore : IMemoryStore
             while (reader.Read()) columns.Add(reader.GetString(0));
         if (!columns.Contains("superseded_at")) Execute(connection, "ALTER TABLE archive ADD COLUMN superseded_at INTEGER");
         if (!columns.Contains("superseded_by")) Execute(connection, "ALTER TABLE archive ADD COLUMN superseded_by TEXT");
+    }
+
+    /// <summary>
+    /// Terms written by another version of <see cref="LexicalTerms"/> (another stemmer) would not
+    /// meet the queries of this one: index them again, once, when the file is opened.
+    /// </summary>
+    private static void Reindex(SqliteConnection connection)
+    {
+        using (var read = Command(connection, "PRAGMA user_version"))
+            if ((long)read.ExecuteScalar()! == LexicalTerms.Version) return;
+        using var tx = connection.BeginTransaction();
+        foreach (var (table, terms) in new[] { ("archive", "archive_terms"), ("message", "message_terms") })
+        {
+            Execute(connection, $"DELETE FROM {terms}");
+            var rows = new List<(long Seq, string User, string Content)>();
+            using (var select = Command(connection, $"SELECT seq, user_id, content FROM {table}"))
+            using (var reader = select.ExecuteReader())
+                while (reader.Read()) rows.Add((reader.GetInt64(0), reader.GetString(1), reader.GetString(2)));
+            using var insert = Command(connection, $"INSERT INTO {terms} (rowid, terms) VALUES ($seq, $terms)", ("$seq", 0L), ("$terms", ""));
+            foreach (var (seq, user, content) in rows)
+            {
+                insert.Parameters["$seq"].Value = seq;
+                insert.Parameters["$terms"].Value = Indexed(Owner(user), content);
+                insert.ExecuteNonQuery();
+            }
+        }
+        Execute(connection, $"PRAGMA user_version = {LexicalTerms.Version}");
+        tx.Commit();
     }
 
     public string Name => "sqlite";
@@ -228,33 +258,73 @@ public sealed class SqliteMemoryStore : IMemoryStore
     }
 
     public async Task<IReadOnlyList<ArchiveCandidate>> FindArchiveCandidatesAsync(
+        string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default) =>
+        (await FindArchiveCandidatesWithStatisticsAsync(userId, terms, vector, limit, cancellationToken)).Items;
+
+    /// <summary>
+    /// Lexical candidates are the rows with the highest sum of their query terms' BM25 weights
+    /// (rare terms first), counted from the user's own postings; vector candidates the nearest in
+    /// the user's <see cref="VectorIndex"/>. The statistics go to the engine, which ranks.
+    /// </summary>
+    public async Task<ArchiveCandidates> FindArchiveCandidatesWithStatisticsAsync(
         string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(terms);
         await using var connection = Open();
         var seqs = new List<long>();
-        if (terms.Count > 0)
+        TermStatistics? statistics = null;
+        if (terms.Count > 0 && limit > 0)
         {
-            await using var command = Command(connection, CoordinateMatch("archive_terms", userId, terms, limit, out var parameters), parameters);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken)) seqs.Add(reader.GetInt64(0));
+            statistics = await StatisticsAsync(connection, userId, terms, cancellationToken);
+            var weighted = statistics.DocumentFrequency.Where(t => t.Value > 0)
+                .Select(t => (Term: t.Key, Weight: Math.Log(1 + (statistics.Documents - t.Value + 0.5) / (t.Value + 0.5))))
+                .ToList();
+            if (weighted.Count > 0)
+            {
+                await using var command = Command(connection, WeightedMatch("archive_terms", userId, weighted, limit, out var parameters), parameters);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken)) seqs.Add(reader.GetInt64(0));
+            }
         }
 
         float[]? query = null;
         VectorIndex? index = null;
-        if (vector is { } v)
+        if (vector is { } v && limit > 0)
         {
             query = VectorIndex.Normalise(v.Span);
             index = await VectorsOfAsync(userId, v.Length, cancellationToken);
+            var lexical = seqs.ToHashSet();
             foreach (var (key, _) in index.Nearest(query, limit))
-                if (!seqs.Contains(key)) seqs.Add(key);
+                if (lexical.Add(key)) seqs.Add(key);
         }
-        if (seqs.Count == 0) return [];
+        if (seqs.Count == 0) return new([], statistics);
 
         var rows = await ReadItemsAsync(connection,
             $"SELECT {ItemColumns} FROM archive WHERE user_id = $u AND seq IN (SELECT value FROM json_each($seqs))",
             cancellationToken, ("$u", userId), ("$seqs", JsonSerializer.Serialize(seqs)));
         var order = seqs.Select((seq, i) => (seq, i)).ToDictionary(x => x.seq, x => x.i);
-        return [.. rows.OrderBy(r => order[r.Seq]).Select(r => new ArchiveCandidate(r.Item, query is null ? null : index!.Similarity(query, r.Seq)))];
+        return new([.. rows.OrderBy(r => order[r.Seq]).Select(r => new ArchiveCandidate(r.Item, query is null ? null : index!.Similarity(query, r.Seq)))],
+            statistics);
+    }
+
+    /// <summary>
+    /// The user's memory count and each term's document frequency, from the postings (each count
+    /// stops at <see cref="FrequencyCap"/>: past it a term is common whatever its exact count).
+    /// </summary>
+    private static async Task<TermStatistics> StatisticsAsync(SqliteConnection connection, string userId, IReadOnlyList<string> terms, CancellationToken cancellationToken)
+    {
+        var owner = Owner(userId);
+        var used = terms.Take(MaxQueryTerms).ToList();
+        var parameters = new List<(string, object?)> { ("$u", userId) };
+        parameters.AddRange(used.Select((t, i) => ($"$t{i}", (object?)Phrase(owner, t))));
+        var counts = string.Concat(used.Select((_, i) =>
+            $", (SELECT count(*) FROM (SELECT 1 FROM archive_terms WHERE archive_terms MATCH $t{i} LIMIT {FrequencyCap}))"));
+        await using var command = Command(connection, $"SELECT (SELECT count(*) FROM archive WHERE user_id = $u){counts}", [.. parameters]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var frequency = new Dictionary<string, long>(StringComparer.Ordinal);
+        for (var i = 0; i < used.Count; i++) frequency[used[i]] = reader.GetInt64(i + 1);
+        return new(reader.GetInt64(0), frequency);
     }
 
     public async Task<Page<ConversationMessage>> ListMessagesAsync(
@@ -428,6 +498,22 @@ public sealed class SqliteMemoryStore : IMemoryStore
             $"SELECT * FROM (SELECT rowid FROM {table} WHERE {table} MATCH $t{i} ORDER BY rowid DESC LIMIT {PostingsPerTerm})"));
         return $"SELECT rowid FROM ({postings}) GROUP BY rowid ORDER BY count(*) DESC, rowid DESC LIMIT {limit}";
     }
+
+    /// <summary>
+    /// The rows with the highest sum of their terms' weights, newest first among equals; each term
+    /// reads at most <see cref="PostingsPerTerm"/> of its newest rows, as <see cref="CoordinateMatch"/>.
+    /// </summary>
+    private static string WeightedMatch(string table, string userId, IReadOnlyList<(string Term, double Weight)> terms, int limit, out (string, object?)[] parameters)
+    {
+        var owner = Owner(userId);
+        parameters = [.. terms.SelectMany((t, i) => new[] { ($"$t{i}", (object?)Phrase(owner, t.Term)), ($"$w{i}", (object?)t.Weight) })];
+        var postings = string.Join(" UNION ALL ", terms.Select((_, i) =>
+            $"SELECT rowid, $w{i} AS w FROM (SELECT rowid FROM {table} WHERE {table} MATCH $t{i} ORDER BY rowid DESC LIMIT {PostingsPerTerm})"));
+        return $"SELECT rowid FROM ({postings}) GROUP BY rowid ORDER BY sum(w) DESC, rowid DESC LIMIT {limit}";
+    }
+
+    /// <summary>An FTS5 string (a phrase, so no query syntax in a term can act) of one owner-prefixed term.</summary>
+    private static string Phrase(string owner, string term) => "\"" + owner + term.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     /// <summary>A short hash of the user id, in characters unicode61 keeps inside a token.</summary>
     private static string Owner(string userId) =>

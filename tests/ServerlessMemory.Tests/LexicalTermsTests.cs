@@ -25,11 +25,12 @@ public class LexicalTermsTests
     }
 
     [Fact]
-    public void English_drops_stop_words_and_plurals_only_in_queries()
+    public void English_drops_stop_words_only_in_queries_and_stems_words_everywhere()
     {
         var query = LexicalTerms.ForQuery("What projects did I say I was working on?");
 
-        Assert.Equal(["project", "working"], query);
+        Assert.Equal(["project", "work"], query);
+        Assert.Contains("work", LexicalTerms.ForIndex("I worked on it"));
         Assert.Equal(0.5, LexicalTerms.Relevance(query, "The user is on a customer-churn project"));
     }
 

@@ -24,6 +24,10 @@ public static class ServerlessMemoryExtensions
             .Validate(o => o.Sqlite.VectorCacheMegabytes >= 0, "Memory:Sqlite:VectorCacheMegabytes must not be negative.").ValidateOnStart();
         services.AddOptions<MemoryLimits>().BindConfiguration("Memory:Limits");
         services.AddOptions<SearchOptions>().BindConfiguration("Memory:Search");
+        services.AddOptions<AccessOptions>().BindConfiguration("Memory:Accesses")
+            .Validate(o => o.FlushInterval >= TimeSpan.Zero && o.MaxPending > 0, "Memory:Accesses needs a FlushInterval of zero or more and a positive MaxPending.")
+            .ValidateOnStart();
+        services.AddHostedService<AccessFlushService>();
         services.AddOptions<DecayOptions>().BindConfiguration("Decay")
             .Validate(o => o.Threshold > 0 && o.Rates.Values.All(r => r >= 0), "Decay:Threshold must be positive and rates not negative.")
             .Validate(o => DecaySchedule.TryParse(o.Schedule) is not null, "Decay:Schedule must be an NCRONTAB expression with seconds.")

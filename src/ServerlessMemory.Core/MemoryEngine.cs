@@ -26,7 +26,8 @@ public sealed class MemoryEngine(
     IOptions<SearchOptions> search,
     TimeProvider time,
     ILogger<MemoryEngine> logger,
-    IEmbeddingGenerator<string, Embedding<float>>? embedder = null)
+    IEmbeddingGenerator<string, Embedding<float>>? embedder = null,
+    IOptions<AccessOptions>? accesses = null)
 {
     public IMemoryStore Store { get; } = store;
     public DecayModel Decay { get; } = new(decay.Value);
@@ -35,6 +36,11 @@ public sealed class MemoryEngine(
     public TimeProvider Time { get; } = time;
     public IEmbeddingGenerator<string, Embedding<float>>? Embedder { get; } = embedder;
     internal ILogger Logger { get; } = logger;
+
+    /// <summary>Where searches note their accesses, written in batches; null (a zero interval) writes them with each search.</summary>
+    public AccessRecorder? Accesses { get; } = accesses?.Value is { } a && a.FlushInterval > TimeSpan.Zero
+        ? new AccessRecorder(store, new DecayModel(decay.Value), a, logger)
+        : null;
 
     /// <summary>Now, to the millisecond: what the stores keep, so a written item reads back equal.</summary>
     public DateTimeOffset Now()
@@ -112,6 +118,8 @@ public sealed class MemoryEngine(
 
     public async Task<SweepResult> SweepAsync(CancellationToken cancellationToken = default)
     {
+        // Accesses waiting to be written may have moved a memory's forgetting point: write them first.
+        if (Accesses is { } accesses) await accesses.FlushAsync(cancellationToken);
         var result = await Store.SweepAsync(Now(), Decay.Options.SweepBudget, cancellationToken);
         logger.LogInformation(
             "Decay sweep scanned {Scanned} and forgot {Forgotten} memories of {Users} users in {DurationMs} ms",

@@ -164,6 +164,7 @@ public sealed class MemoryUnitOfWork
         {
             var accessed = _engine.Decay.Accessed(ranked[i].Item, now);
             if (_adds.ContainsKey(accessed.Id)) _adds[accessed.Id] = accessed;
+            else if (_engine.Accesses is { } recorder) recorder.Record(UserId, ranked[i].Item, now); // off the search's path
             else _accesses[accessed.Id] = new(accessed.Id, now, accessed.ForgetAt);
             ranked[i] = ranked[i] with { Item = accessed };
         }

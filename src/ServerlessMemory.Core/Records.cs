@@ -46,8 +46,8 @@ public sealed record SweepResult(int Scanned, int Forgotten, int Users, long Dur
 /// <summary>An item found by a store for a query, before the engine ranks it.</summary>
 public sealed record ArchiveCandidate(ArchiveItem Item, double? VectorSimilarity);
 
-/// <summary>An access to count: the store increments the count and sets the other two.</summary>
-public sealed record ArchiveAccess(string Id, DateTimeOffset At, DateTimeOffset? ForgetAt);
+/// <summary>Accesses to count: the store adds <paramref name="Count"/> to the count and sets the other two.</summary>
+public sealed record ArchiveAccess(string Id, DateTimeOffset At, DateTimeOffset? ForgetAt, int Count = 1);
 
 /// <summary>
 /// A memory that takes the place of the stored one of the same id, which is already past its

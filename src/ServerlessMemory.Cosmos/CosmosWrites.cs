@@ -113,7 +113,7 @@ internal sealed class CosmosWrite
     public static CosmosWrite ArchiveAccess(ArchiveAccess access) =>
         new(WriteKind.ArchiveAccess, ArchiveDocument.DocumentId(access.Id), null,
         [
-            PatchOperation.Increment("/accessCount", 1),
+            PatchOperation.Increment("/accessCount", access.Count),
             PatchOperation.Set("/lastAccessedAt", CosmosTime.Format(access.At)),
             PatchOperation.Set("/forgetAt", CosmosTime.Format(access.ForgetAt)),
         ], null, patchBytes: 256);

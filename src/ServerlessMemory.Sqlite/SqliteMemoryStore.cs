@@ -155,9 +155,9 @@ public sealed class SqliteMemoryStore : IMemoryStore
             foreach (var access in changes.Accesses)
             {
                 await ExecuteAsync(connection, """
-                    UPDATE archive SET access_count = access_count + 1, last_accessed_at = max(last_accessed_at, $at), forget_at = $forget
+                    UPDATE archive SET access_count = access_count + $n, last_accessed_at = max(last_accessed_at, $at), forget_at = $forget
                     WHERE user_id = $u AND id = $id
-                    """, cancellationToken, ("$u", userId), ("$id", access.Id), ("$at", Ms(access.At)), ("$forget", Ms(access.ForgetAt)));
+                    """, cancellationToken, ("$u", userId), ("$id", access.Id), ("$at", Ms(access.At)), ("$forget", Ms(access.ForgetAt)), ("$n", access.Count));
             }
 
             foreach (var m in changes.Messages)

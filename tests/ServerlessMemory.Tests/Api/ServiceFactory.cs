@@ -23,6 +23,9 @@ public sealed class ServiceFactory : WebApplicationFactory<Program>
             ["Memory:SqlitePath"] = Path.Combine(_directory, "memory.db"),
             ["Decay:Schedule"] = "0 0 0 1 1 *",
             ["Logging:LogLevel:Default"] = "Warning",
+            // These tests read access counts right after a search and run on a fake clock, so accesses
+            // are written with each search; AccessRecorderTests pin the coalesced path, the default.
+            ["Memory:Accesses:FlushInterval"] = "00:00:00",
         };
         UseKestrel(0);
     }

@@ -84,7 +84,7 @@ public sealed class AccessRecorderTests : IDisposable
         public int Commits => _commits;
         public string Name => inner.Name;
         public Task<CoreMemory?> GetCoreAsync(string userId, CancellationToken cancellationToken = default) => inner.GetCoreAsync(userId, cancellationToken);
-        public Task<string?> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default)
+        public Task<CommitResult> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default)
         {
             Interlocked.Increment(ref _commits);
             return inner.CommitAsync(userId, changes, cancellationToken);

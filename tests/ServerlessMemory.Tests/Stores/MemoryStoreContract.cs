@@ -300,7 +300,7 @@ public abstract class MemoryStoreContract
         Assert.Empty(fresh.SkippedArchiveIds);
         var read = (await Store.GetArchiveItemAsync(user, stale.Id))!;
         Assert.Equal(renewed with { Embedding = null }, read with { Metadata = renewed.Metadata });
-        Assert.Equal(["Had a coffee"], (await Store.FindArchiveCandidatesAsync(user, ["coffee"], null, 5)).Select(c => c.Item.Content));
+        Assert.Equal(["Had a coffee"], (await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("coffee"), null, 5)).Select(c => c.Item.Content));
         Assert.Equal("Had a coffee", (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 0, 1, 0 }, 1)).Single().Item.Content);
         Assert.True((await Store.FindArchiveCandidatesAsync(user, [], new float[] { 0, 1, 0 }, 1)).Single().VectorSimilarity > 0.99);
         Assert.NotNull(await Store.GetArchiveItemAsync(user, LexicalTerms.ContentHash("never stored")));

@@ -320,7 +320,7 @@ public abstract class MemoryStoreContract
         var read = (await Store.GetArchiveItemAsync(user, old.Id))!;
         Assert.Equal(("lives in Beijing", T0.AddDays(1), current.Id), (read.Content, read.SupersededAt, read.SupersededBy));
         Assert.Null((await Store.GetArchiveItemAsync(user, current.Id))!.SupersededAt);
-        Assert.Equal(T0.AddDays(1), Assert.Single(await Store.FindArchiveCandidatesAsync(user, ["beijing"], null, 5)).Item.SupersededAt);
+        Assert.Equal(T0.AddDays(1), Assert.Single(await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("beijing"), null, 5)).Item.SupersededAt);
         Assert.Equal(current.Id, (await Store.ListArchiveAsync(user, 10, null)).Items.Single(i => i.Id == old.Id).SupersededBy);
     }
 }

@@ -1,5 +1,5 @@
 // Archive search and decay sweep on the embedded store, through the engine as the API calls it.
-// Usage: dotnet run -c Release --project bench/ServerlessMemory.Bench [-- search|chat|agent|sweep|all] [--quick]
+// Usage: dotnet run -c Release --project bench/ServerlessMemory.Bench [-- search|chat|agent|stream|sweep|all] [--quick]
 //        ... -- load [--seconds 10] [--embeddings]   (LoadBench.cs)
 //        ... -- memory [--users 50] [--memories 10000]   (MemoryBench.cs)
 //        ... -- retrieval --locomo <path> --cmrc <path> [--embeddings minilm]   (RetrievalBench.cs)
@@ -34,6 +34,8 @@ try
         await MemoryBench.RunAsync(directory, args);
     if (what is "retrieval")
         await RetrievalBench.RunAsync(directory, args);
+    if (what is "stream" or "all")
+        await StreamingBench.RunAsync(directory, quick);
     if (what is "sweep" or "all")
         await SweepBench(Path.Combine(directory, "sweep.db"), quick ? 100_000 : 1_000_000, due: 1_000);
 }

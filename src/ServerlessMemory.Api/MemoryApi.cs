@@ -62,16 +62,9 @@ public static partial class MemoryApi
             var message = body.String("message", required: true)!;
             var sessionId = body.String("sessionId") ?? "default";
             CheckSession(sessionId);
+            if (AcceptsEventStream(request)) return await StreamChat(request, agent, userId, sessionId, message, cancellationToken);
             var turn = await agent.RunAsync(userId, sessionId, message, cancellationToken);
-            return TypedResults.Ok(new
-            {
-                turnId = turn.TurnId,
-                reply = turn.Reply,
-                toolCalls = turn.ToolCalls.Select(c => new { name = c.Name, arguments = c.Arguments, result = c.Result }),
-                memoryUpdates = turn.MemoryUpdates.Select(u => new { target = u.Target, action = u.Action, label = u.Label, id = u.Id, content = u.Content }),
-                recalled = turn.Recalled,
-                usage = new { modelCalls = turn.Usage.ModelCalls, promptTokens = turn.Usage.PromptTokens, completionTokens = turn.Usage.CompletionTokens },
-            });
+            return TypedResults.Ok(ChatAnswer(turn));
         });
 
     public static Task<IResult> GetCoreMemory(HttpRequest request, string userId, CancellationToken cancellationToken) =>

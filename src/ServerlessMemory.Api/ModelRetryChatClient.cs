@@ -1,5 +1,6 @@
 using System.ClientModel;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using ServerlessMemory.Core;
 
@@ -32,6 +33,51 @@ internal sealed class ModelRetryChatClient(IChatClient inner, int maxRetries, Ti
         }
     }
 
+    /// <summary>
+    /// Streams with the same retries, but only until the first update: after it the caller has seen
+    /// part of an answer, so a failure is final (a 503 problem, or the stream's error event).
+    /// </summary>
+    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var list = messages as IList<ChatMessage> ?? [.. messages];
+        var started = false;
+        for (var attempt = 0; ; attempt++)
+        {
+            var updates = base.GetStreamingResponseAsync(list, options, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            try
+            {
+                while (true)
+                {
+                    Failure? failure = null;
+                    Exception? error = null;
+                    try
+                    {
+                        if (!await updates.MoveNextAsync()) yield break;
+                    }
+                    catch (Exception e) when (Transient(e, cancellationToken) is { } f)
+                    {
+                        (failure, error) = (f, e);
+                    }
+                    if (failure is not null)
+                    {
+                        var wait = failure.RetryAfter ?? TimeSpan.FromMilliseconds(250 * Math.Pow(2, attempt) + Random.Shared.Next(100));
+                        if (started || attempt >= maxRetries || wait > maxDelay)
+                            throw new ModelUnavailableException("The model is unavailable; try again later.", failure.RetryAfter, error);
+                        await Task.Delay(wait, time, cancellationToken);
+                        break;
+                    }
+                    started = true;
+                    yield return updates.Current;
+                }
+            }
+            finally
+            {
+                await updates.DisposeAsync();
+            }
+        }
+    }
+
     private sealed record Failure(TimeSpan? RetryAfter);
 
     private static Failure? Transient(Exception e, CancellationToken cancellationToken) => e switch
@@ -39,6 +85,7 @@ internal sealed class ModelRetryChatClient(IChatClient inner, int maxRetries, Ti
         ClientResultException { Status: 429 or 408 or >= 500 } c => new(RetryAfter(c)),
         ClientResultException { Status: 0 } => new(null), // no response at all
         HttpRequestException => new(null),
+        IOException => new(null), // a connection dropped while reading the answer
         OperationCanceledException when !cancellationToken.IsCancellationRequested => new(null), // the client's own timeout
         _ => null,
     };

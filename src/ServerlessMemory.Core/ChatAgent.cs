@@ -29,17 +29,21 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
 
     public bool IsConfigured => models is not null;
 
-    public async Task<ChatTurnResult> RunAsync(string userId, string sessionId, string message, CancellationToken cancellationToken = default)
+    public Task<ChatTurnResult> RunAsync(string userId, string sessionId, string message, CancellationToken cancellationToken = default) =>
+        RunAsync(userId, sessionId, message, emit: null, cancellationToken);
+
+    /// <param name="emit">Told each piece of the answer as the model streams it (null: one non-streaming call per step).</param>
+    private async Task<ChatTurnResult> RunAsync(string userId, string sessionId, string message, Func<ChatTurnEvent, ValueTask>? emit, CancellationToken cancellationToken)
     {
         if (models is null) throw new ModelUnavailableException("No chat model is configured: set Model__Provider.", TimeSpan.FromMinutes(5));
         if (string.IsNullOrWhiteSpace(message)) throw new MemoryValidationException("message", "'message' must not be empty.");
         if (message.Length > engine.Limits.MessageChars)
             throw new MemoryValidationException("message", $"'message' has {message.Length} characters; at most {engine.Limits.MessageChars} are allowed.");
 
-        return await WithTurnTimeoutAsync(ct => RunTurnAsync(userId, sessionId, message, ct), cancellationToken);
+        return await WithTurnTimeoutAsync(ct => RunTurnAsync(userId, sessionId, message, emit, ct), cancellationToken);
     }
 
-    private async Task<ChatTurnResult> RunTurnAsync(string userId, string sessionId, string message, CancellationToken ct)
+    private async Task<ChatTurnResult> RunTurnAsync(string userId, string sessionId, string message, Func<ChatTurnEvent, ValueTask>? emit, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         var turnId = Guid.CreateVersion7().ToString("N");
@@ -56,7 +60,9 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         var extraction = ExtractAsync(coreView, message, recalled, ct);
         if (_options.SequentialExtraction) await extraction.ContinueWith(_ => { }, TaskScheduler.Default);
         var fold = FoldIfLeavingAsync(session, leaving, ct);
-        var main = MainAsync(Prompt.Messages(system, window, message), work, ct);
+        var main = emit is null
+            ? MainAsync(Prompt.Messages(system, window, message), work, ct)
+            : MainStreamingAsync(Prompt.Messages(system, window, message), work, emit, ct);
 
         ChatResponse response;
         try

@@ -17,11 +17,14 @@ public sealed record RecordedRequest(string Path, JsonObject Body);
 /// <summary>
 /// What the scripted model answers to a chat completion: text, tool calls, or a fault. <c>CallIds</c>
 /// gives the tool calls' ids (a null entry leaves the id out), as a faulty model might send them;
-/// by default each call gets a fresh id.
+/// by default each call gets a fresh id. Streamed (a request with <c>"stream": true</c>), the text
+/// goes out in <see cref="Tokens"/> (else word by word), the first at <see cref="FirstTokenAt"/> and
+/// the last at <see cref="Delay"/>, evenly spaced; <see cref="BreakAfterFirstToken"/> drops the
+/// connection after the first.
 /// </summary>
 public sealed record ScriptedReply(string? Content = null, IReadOnlyList<(string Name, string ArgumentsJson)>? ToolCalls = null,
     int Status = 200, TimeSpan Delay = default, string? RetryAfter = null, int PromptTokens = 10, int CompletionTokens = 5,
-    IReadOnlyList<string?>? CallIds = null);
+    IReadOnlyList<string?>? CallIds = null, TimeSpan FirstTokenAt = default, IReadOnlyList<string>? Tokens = null, bool BreakAfterFirstToken = false);
 
 /// <summary>
 /// An OpenAI-compatible server on loopback, answering from a script: chat completions (with tool
@@ -111,6 +114,11 @@ public sealed class ScriptedModelServer : IAsyncDisposable
     {
         var body = await Record(context);
         var reply = Chat(body);
+        if (body["stream"] is JsonValue stream && stream.GetValue<bool>() && reply.Status == 200)
+        {
+            await Stream(context, body, reply);
+            return Results.Empty;
+        }
         if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay, context.RequestAborted);
         if (reply.Status != 200)
         {
@@ -154,6 +162,78 @@ public sealed class ScriptedModelServer : IAsyncDisposable
             },
         });
     }
+
+    /// <summary>OpenAI's streaming wire format: <c>chat.completion.chunk</c> events, usage last when asked for, then <c>[DONE]</c>.</summary>
+    private static async Task Stream(HttpContext context, JsonObject body, ScriptedReply reply)
+    {
+        var aborted = context.RequestAborted;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
+        var model = body["model"]?.GetValue<string>() ?? "deployment";
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        await context.Response.Body.FlushAsync(aborted);
+
+        async Task Send(JsonObject? delta, string? finish = null, JsonObject? usage = null)
+        {
+            var chunk = new JsonObject
+            {
+                ["id"] = id, ["object"] = "chat.completion.chunk", ["created"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(), ["model"] = model,
+                ["choices"] = delta is null ? new JsonArray() : new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finish }),
+            };
+            if (usage is not null) chunk["usage"] = usage;
+            await context.Response.WriteAsync($"data: {chunk.ToJsonString()}\n\n", aborted);
+            await context.Response.Body.FlushAsync(aborted);
+        }
+        async Task At(TimeSpan at)
+        {
+            var wait = at - clock.Elapsed;
+            if (wait > TimeSpan.Zero) await Task.Delay(wait, aborted);
+        }
+
+        var tokens = reply.Tokens ?? Words(reply.Content);
+        var last = reply.Delay > reply.FirstTokenAt ? reply.Delay : reply.FirstTokenAt;
+        await At(reply.FirstTokenAt);
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            if (i > 0) await At(reply.FirstTokenAt + (last - reply.FirstTokenAt) * i / Math.Max(1, tokens.Count - 1));
+            await Send(i == 0 ? new JsonObject { ["role"] = "assistant", ["content"] = tokens[i] } : new JsonObject { ["content"] = tokens[i] });
+            if (reply.BreakAfterFirstToken)
+            {
+                // Let the client read the token first: a reset can drop what its socket has not read.
+                await Task.Delay(TimeSpan.FromMilliseconds(300), aborted);
+                context.Abort();
+                return;
+            }
+        }
+        if (reply.ToolCalls is { Count: > 0 } calls)
+        {
+            await Send(new JsonObject
+            {
+                ["role"] = "assistant",
+                ["tool_calls"] = new JsonArray([.. calls.Select((c, i) => (JsonNode)new JsonObject
+                {
+                    ["index"] = i, ["id"] = $"call_{Guid.NewGuid():N}"[..16], ["type"] = "function",
+                    ["function"] = new JsonObject { ["name"] = c.Name, ["arguments"] = c.ArgumentsJson },
+                })]),
+            });
+        }
+        await At(last);
+        await Send(new JsonObject(), reply.ToolCalls is { Count: > 0 } ? "tool_calls" : "stop");
+        if (body["stream_options"]?["include_usage"] is JsonValue include && include.GetValue<bool>())
+        {
+            await Send(null, usage: new JsonObject
+            {
+                ["prompt_tokens"] = reply.PromptTokens, ["completion_tokens"] = reply.CompletionTokens,
+                ["total_tokens"] = reply.PromptTokens + reply.CompletionTokens,
+            });
+        }
+        await context.Response.WriteAsync("data: [DONE]\n\n", aborted);
+    }
+
+    /// <summary>Words with the spaces before them, so that the pieces add up to the text.</summary>
+    private static List<string> Words(string? text) =>
+        string.IsNullOrEmpty(text) ? [] : [.. System.Text.RegularExpressions.Regex.Matches(text, @"\s*\S+").Select(m => m.Value)];
 
     private async Task<JsonObject> Record(HttpContext context)
     {

@@ -66,6 +66,16 @@ public static class ServerlessMemoryExtensions
             return ActivatorUtilities.CreateInstance<MemoryEngine>(sp, embedder is null ? [] : [embedder]);
         });
         services.AddProblemDetails();
+        // MapMcp's server: stateless (no session outlives a request, as on Functions), bound per request to {userId}.
+        services.AddMcpServer().WithHttpTransport(http =>
+        {
+            http.Stateless = true;
+            http.ConfigureSessionOptions = (context, options, _) =>
+            {
+                McpMemoryServer.Configure(options, context.Request.RouteValues["userId"]?.ToString() ?? "");
+                return Task.CompletedTask;
+            };
+        });
         return builder;
     }
 
@@ -75,7 +85,10 @@ public static class ServerlessMemoryExtensions
         var api = endpoints.MapGroup("/api").AddEndpointFilter<ApiKeyFilter>();
         foreach (var route in ApiRoutes.All)
         {
-            api.MapMethods(route.Template, [route.Method], Handlers[route.Name])
+            var endpoint = route.Name == McpMemoryServer.RouteName
+                ? api.MapMcp(route.Template).AddEndpointFilter(MemoryApi.McpGate) // the SDK's Streamable HTTP handler
+                : api.MapMethods(route.Template, [route.Method], Handlers[route.Name]);
+            endpoint
                 .WithName(route.Name)
                 .WithMetadata(route)
                 .WithTags(route.Template.Split('/') switch
@@ -107,6 +120,7 @@ public static class ServerlessMemoryExtensions
         ["ListTools"] = MemoryApi.ListTools,
         ["InvokeTool"] = MemoryApi.InvokeTool,
         ["RunDecaySweep"] = MemoryApi.RunDecaySweep,
+        ["Mcp"] = MemoryApi.Mcp,
     };
 }
 

@@ -33,6 +33,7 @@ public static class ApiRoutes
         new("InvokeTool", "POST", "users/{userId}/tools/{name}", AccessLevel.Function),
         new("RunDecaySweep", "POST", "admin/decay", AccessLevel.Admin),
         new("Mcp", "POST", "users/{userId}/mcp", AccessLevel.Function),
+        new("OpenApi", "GET", "openapi.json", AccessLevel.Anonymous),
     ];
 
     public static ApiRoute Get(string name) => All.Single(r => r.Name == name);

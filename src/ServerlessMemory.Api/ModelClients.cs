@@ -34,7 +34,8 @@ internal static class ModelClients
         return new OpenAIClient(new ApiKeyCredential(string.IsNullOrEmpty(options.ApiKey) ? "unused" : options.ApiKey), openAi);
     }
 
-    public static ChatModels CreateChatModels(OpenAIClient client, ModelOptions options, ChatTurnOptions turn)
+    /// <param name="includeContent">Puts prompts and answers into the model spans (OpenTelemetry's sensitive data); off by default.</param>
+    public static ChatModels CreateChatModels(OpenAIClient client, ModelOptions options, ChatTurnOptions turn, bool includeContent = false)
     {
         IChatClient Pipeline(string model, bool tools)
         {
@@ -49,13 +50,16 @@ internal static class ModelClients
                 });
                 builder.Use(inner => new ToolCallIdChatClient(inner));
             }
+            // A span per model request (GenAI conventions: model, tokens, duration), inside the tool loop.
+            builder.UseOpenTelemetry(sourceName: MemoryTelemetry.Name, configure: o => o.EnableSensitiveData = includeContent);
             return builder.Use(inner => new ModelRetryChatClient(inner, options.MaxRetries, options.MaxRetryDelay, TimeProvider.System)).Build();
         }
         return new ChatModels(Pipeline(options.ChatModel, tools: true), Pipeline(options.ExtractionModel, tools: false), options.ChatModel, options.ExtractionModel);
     }
 
-    public static IEmbeddingGenerator<string, Embedding<float>>? CreateEmbeddings(OpenAIClient? client, ModelOptions options) =>
+    public static IEmbeddingGenerator<string, Embedding<float>>? CreateEmbeddings(OpenAIClient? client, ModelOptions options, bool includeContent = false) =>
         client is null || string.IsNullOrWhiteSpace(options.EmbeddingModel)
             ? null
-            : client.GetEmbeddingClient(options.EmbeddingModel).AsIEmbeddingGenerator(options.EmbeddingDimensions);
+            : client.GetEmbeddingClient(options.EmbeddingModel).AsIEmbeddingGenerator(options.EmbeddingDimensions)
+                .AsBuilder().UseOpenTelemetry(sourceName: MemoryTelemetry.Name, configure: o => o.EnableSensitiveData = includeContent).Build();
 }

@@ -35,6 +35,7 @@ public static class ServerlessMemoryExtensions
         services.AddOptions<ModelOptions>().BindConfiguration("Model");
         services.AddOptions<ChatTurnOptions>().BindConfiguration("Chat");
         services.AddOptions<AuthOptions>().BindConfiguration("Auth");
+        services.AddOptions<TelemetryOptions>().BindConfiguration("Telemetry");
         services.AddOptions<CosmosStoreOptions>().BindConfiguration("Cosmos")
             .PostConfigure<IOptions<ModelOptions>>((cosmos, model) => cosmos.EmbeddingDimensions = model.Value.EmbeddingDimensions);
 
@@ -42,9 +43,10 @@ public static class ServerlessMemoryExtensions
         services.AddSingleton<IMemoryStore>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<MemoryOptions>>().Value;
-            return options.Store.Equals("Sqlite", StringComparison.OrdinalIgnoreCase)
+            IMemoryStore store = options.Store.Equals("Sqlite", StringComparison.OrdinalIgnoreCase)
                 ? new SqliteMemoryStore(options.SqlitePath, options.Sqlite.VectorCacheMegabytes)
                 : new CosmosMemoryStore(sp.GetRequiredService<IOptions<CosmosStoreOptions>>().Value, sp.GetRequiredService<ILogger<CosmosMemoryStore>>());
+            return MemoryTelemetry.Traced(store);
         });
         services.AddSingleton(sp =>
         {
@@ -56,13 +58,15 @@ public static class ServerlessMemoryExtensions
         {
             var connection = sp.GetRequiredService<ModelConnection>();
             var models = connection.ChatClient is null ? null : ModelClients.CreateChatModels(connection.ChatClient,
-                sp.GetRequiredService<IOptions<ModelOptions>>().Value, sp.GetRequiredService<IOptions<ChatTurnOptions>>().Value);
+                sp.GetRequiredService<IOptions<ModelOptions>>().Value, sp.GetRequiredService<IOptions<ChatTurnOptions>>().Value,
+                sp.GetRequiredService<IOptions<TelemetryOptions>>().Value.IncludeContent);
             return ActivatorUtilities.CreateInstance<ChatAgent>(sp, models is null ? [] : [models]);
         });
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<ModelOptions>>().Value;
-            var embedder = ModelClients.CreateEmbeddings(sp.GetRequiredService<ModelConnection>().Client, options);
+            var embedder = ModelClients.CreateEmbeddings(sp.GetRequiredService<ModelConnection>().Client, options,
+                sp.GetRequiredService<IOptions<TelemetryOptions>>().Value.IncludeContent);
             return ActivatorUtilities.CreateInstance<MemoryEngine>(sp, embedder is null ? [] : [embedder]);
         });
         services.AddProblemDetails();
@@ -88,6 +92,7 @@ public static class ServerlessMemoryExtensions
             var endpoint = route.Name == McpMemoryServer.RouteName
                 ? api.MapMcp(route.Template).AddEndpointFilter(MemoryApi.McpGate) // the SDK's Streamable HTTP handler
                 : api.MapMethods(route.Template, [route.Method], Handlers[route.Name]);
+            ApiDescriptions.Describe(route, endpoint);
             endpoint
                 .WithName(route.Name)
                 .WithMetadata(route)
@@ -121,6 +126,7 @@ public static class ServerlessMemoryExtensions
         ["InvokeTool"] = MemoryApi.InvokeTool,
         ["RunDecaySweep"] = MemoryApi.RunDecaySweep,
         ["Mcp"] = MemoryApi.Mcp,
+        ["OpenApi"] = MemoryApi.OpenApi,
     };
 }
 

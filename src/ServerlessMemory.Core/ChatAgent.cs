@@ -40,7 +40,19 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         if (message.Length > engine.Limits.MessageChars)
             throw new MemoryValidationException("message", $"'message' has {message.Length} characters; at most {engine.Limits.MessageChars} are allowed.");
 
-        return await WithTurnTimeoutAsync(ct => RunTurnAsync(userId, sessionId, message, emit, ct), cancellationToken);
+        using var activity = MemoryTelemetry.StartTurn(sessionId);
+        var cost = MemoryTelemetry.BeginTurnCost();
+        try
+        {
+            var turn = await WithTurnTimeoutAsync(ct => RunTurnAsync(userId, sessionId, message, emit, ct), cancellationToken);
+            MemoryTelemetry.EndTurn(activity, turn, cost, engine.Store.Name);
+            return turn;
+        }
+        catch (Exception e)
+        {
+            MemoryTelemetry.Fail(activity, e);
+            throw;
+        }
     }
 
     private async Task<ChatTurnResult> RunTurnAsync(string userId, string sessionId, string message, Func<ChatTurnEvent, ValueTask>? emit, CancellationToken ct)

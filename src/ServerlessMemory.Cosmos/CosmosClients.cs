@@ -44,6 +44,7 @@ public static class CosmosClients
             UseSystemTextJsonSerializerWithOptions = CosmosJson.Options,
             EnableContentResponseOnWrite = false,
         };
+        clientOptions.CustomHandlers.Add(new RequestChargeHandler());
         if (options.AllowInsecureEmulatorCertificate)
         {
             clientOptions.ConnectionMode = ConnectionMode.Gateway;

@@ -22,6 +22,15 @@ internal static class HostingExtensions
         web.UseUrls(urls);
     }
 
+    /// <summary>The request span's path is the route's template: user ids stay out of telemetry.</summary>
+    public static void RedactPath(System.Diagnostics.Activity activity, HttpResponse response)
+    {
+        if (response.HttpContext.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } template })
+            activity.SetTag("url.path", "/" + template.TrimStart('/'));
+        else
+            activity.SetTag("url.path", null);
+    }
+
     private static string ToLoopback(string url)
     {
         if (!Uri.TryCreate(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var uri))

@@ -33,12 +33,19 @@ public sealed class ServiceFactory : WebApplicationFactory<Program>
     /// <summary>Settings of the service; change them before the first client is made.</summary>
     public Dictionary<string, string?> Settings { get; }
 
+    /// <summary>More services for a test (exporters, fakes); set before the first client is made.</summary>
+    public Action<IServiceCollection>? TestServices { get; set; }
+
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 3, 1, 8, 0, 0, TimeSpan.Zero));
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         foreach (var (key, value) in Settings) builder.UseSetting(key, value);
-        builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
+        builder.ConfigureTestServices(services =>
+        {
+            services.AddSingleton<TimeProvider>(Time);
+            TestServices?.Invoke(services);
+        });
     }
 
     public HttpClient Client(string? key = null)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using ServerlessMemory.Core;
 
@@ -46,5 +47,25 @@ internal sealed class ToolCallIdChatClient(IChatClient inner) : DelegatingChatCl
             }
         }
         return response;
+    }
+
+    /// <summary>The same for a streamed answer: each call's id is fixed in the update that carries it.</summary>
+    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var list = messages as IList<ChatMessage> ?? [.. messages];
+        var used = new HashSet<string>(list.SelectMany(m => m.Contents).OfType<FunctionCallContent>().Select(c => c.CallId), StringComparer.Ordinal);
+        await foreach (var update in base.GetStreamingResponseAsync(list, options, cancellationToken))
+        {
+            for (var i = 0; i < update.Contents.Count; i++)
+            {
+                if (update.Contents[i] is not FunctionCallContent call || (!string.IsNullOrWhiteSpace(call.CallId) && used.Add(call.CallId))) continue;
+                var id = $"call_{Guid.NewGuid():N}"[..24];
+                used.Add(id);
+                update.Contents[i] = new FunctionCallContent(id, call.Name, call.Arguments) { Exception = call.Exception };
+                update.RawRepresentation = null;
+            }
+            yield return update;
+        }
     }
 }

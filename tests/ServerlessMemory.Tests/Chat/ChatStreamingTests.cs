@@ -67,6 +67,26 @@ public sealed class ChatStreamingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_functions_apps_chat_handler_streams_the_same_way()
+    {
+        string[] tokens = ["one ", "two ", "three"];
+        _model.Chat = request => IsExtraction(request) ? new(NoExtraction)
+            : new(string.Concat(tokens), Tokens: tokens, FirstTokenAt: TimeSpan.FromMilliseconds(200), Delay: TimeSpan.FromMilliseconds(1800));
+        await using var functions = await Ecosystem.FunctionsHandlerHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Model:Provider"] = "OpenAI", ["Model:Endpoint"] = _model.BaseUrl + "/v1", ["Model:ApiKey"] = "test-key", ["Model:EmbeddingModel"] = "",
+        });
+        using var http = functions.Client();
+
+        var (response, events) = await Stream(http, "fn-streamer", "count to three");
+
+        Assert.Equal(200, (int)response.StatusCode);
+        Assert.Equal(["delta", "delta", "delta", "done"], events.Select(e => e.Type));
+        Assert.True(events[^1].At - events[0].At > TimeSpan.FromMilliseconds(800), $"first delta at {events[0].At.TotalMilliseconds:F0} ms, done at {events[^1].At.TotalMilliseconds:F0} ms");
+        Assert.Equal("one two three", (string?)events[^1].Data["reply"]);
+    }
+
+    [Fact]
     public async Task The_done_event_carries_what_the_json_answer_returns_and_tool_events_come_as_tools_run()
     {
         _model.Chat = request =>
@@ -90,6 +110,24 @@ public sealed class ChatStreamingTests : IAsyncLifetime
         Assert.True(events.FindIndex(e => e.Type == "tool") < events.FindIndex(e => e.Type == "delta"), "tool events come before the answer that follows them");
         Assert.Equal("Stored, and I found your project.", Deltas(events));
         Assert.Equal(2, (int)done["usage"]!["promptTokens"]! / 10 - 1); // main twice + extraction, 10 prompt tokens each
+    }
+
+    [Fact]
+    public async Task A_streamed_answer_repeating_a_tool_call_id_still_runs_each_call_once()
+    {
+        _model.Chat = request =>
+            IsExtraction(request) ? new(NoExtraction)
+            : HasToolResult(request) ? new("Both stored.")
+            : new(ToolCalls: [("archive_content", """{"content":"first memory"}"""), ("archive_content", """{"content":"second memory"}""")], CallIds: ["call_same", "call_same"]);
+        using var service = ChatRequests.Service(_model);
+        var http = service.Client();
+
+        var (_, events) = await Stream(http, "dup-ids", "remember two things");
+
+        Assert.Equal("done", events[^1].Type);
+        Assert.Equal(2, events.Count(e => e.Type == "tool"));
+        var items = (await Ok(await http.GetAsync("/api/users/dup-ids/memory/archive")))["items"]!.AsArray();
+        Assert.Equal(["first memory", "second memory"], items.Select(i => (string?)i!["content"]).Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -213,7 +213,7 @@ public sealed class ScriptedModelServer : IAsyncDisposable
                 ["role"] = "assistant",
                 ["tool_calls"] = new JsonArray([.. calls.Select((c, i) => (JsonNode)new JsonObject
                 {
-                    ["index"] = i, ["id"] = $"call_{Guid.NewGuid():N}"[..16], ["type"] = "function",
+                    ["index"] = i, ["id"] = reply.CallIds is { } ids ? (i < ids.Count ? ids[i] : null) : $"call_{Guid.NewGuid():N}"[..16], ["type"] = "function",
                     ["function"] = new JsonObject { ["name"] = c.Name, ["arguments"] = c.ArgumentsJson },
                 })]),
             });

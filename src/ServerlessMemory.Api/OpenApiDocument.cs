@@ -55,7 +55,7 @@ public static class MemoryOpenApi
                         Name = q.Name,
                         In = ParameterLocation.Query,
                         Description = q.Description,
-                        Schema = new OpenApiSchema { Type = q.Type == "integer" ? JsonSchemaType.Integer : JsonSchemaType.String },
+                        Schema = new OpenApiSchema { Type = q.Type switch { "integer" => JsonSchemaType.Integer, "boolean" => JsonSchemaType.Boolean, _ => JsonSchemaType.String } },
                     });
                 }
                 return Task.CompletedTask;

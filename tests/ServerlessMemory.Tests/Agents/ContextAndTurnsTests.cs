@@ -188,6 +188,14 @@ public sealed class ContextAndTurnsTests : IAsyncLifetime
         Assert.Equal("Summary: the user named the code word PELICAN.", (string?)context["summary"]);
         Assert.Contains("<earlier_conversation_summary>\nSummary: the user named the code word PELICAN.", (string)context["text"]!, StringComparison.Ordinal);
         Assert.Null((await Context(http, "folder", "what was the code word?", session: "other"))["summary"]);
+
+        // Fitted to a budget, the summary is cut first, keeping its newest end.
+        var budget = (int)context["tokens"]! - 3;
+        var cut = await Context(http, "folder", "what was the code word?", session: "s", tokens: budget);
+        Assert.True((int)cut["tokens"]! <= budget);
+        var kept = (string)cut["summary"]!;
+        Assert.True(kept.Length < "Summary: the user named the code word PELICAN.".Length);
+        Assert.EndsWith(kept, "Summary: the user named the code word PELICAN.", StringComparison.Ordinal);
     }
 
     [Fact]

@@ -69,7 +69,7 @@ public class ServerlessMemoryException : Exception
             404 => new ServerlessMemoryNotFoundException(status, title, detail, type, errors),
             409 or 412 => new ServerlessMemoryConflictException(status, title, detail, type, errors),
             413 => new ServerlessMemoryRequestTooLargeException(status, title, detail, type, errors),
-            429 or 503 => new ServerlessMemoryUnavailableException(status, title, detail, type, errors, RetryAfterOf(response)),
+            429 or 501 or 503 => new ServerlessMemoryUnavailableException(status, title, detail, type, errors, RetryAfterOf(response)),
             _ => new ServerlessMemoryException(status, title, detail, type, errors),
         };
     }
@@ -136,7 +136,7 @@ public sealed class ServerlessMemoryRequestTooLargeException : ServerlessMemoryE
         : base(statusCode, title, detail, problemType, errors) { }
 }
 
-/// <summary>503 or 429: the model is not configured or unavailable; try again after <see cref="RetryAfter"/>.</summary>
+/// <summary>503 or 429: the model is unavailable, try again after <see cref="RetryAfter"/>; 501: no model is configured.</summary>
 public sealed class ServerlessMemoryUnavailableException : ServerlessMemoryException
 {
     public ServerlessMemoryUnavailableException() { }

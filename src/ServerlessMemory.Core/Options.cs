@@ -47,7 +47,7 @@ public sealed class DecayOptions
 public sealed class SearchOptions
 {
     /// <summary>Weight of the vector ranking in the reciprocal-rank fusion when embeddings exist; the lexical ranking has the rest.</summary>
-    public double VectorWeight { get; set; } = 0.5;
+    public double VectorWeight { get; set; } = 0.2;
     /// <summary>Candidates taken from each index before the ranking.</summary>
     public int Candidates { get; set; } = 50;
     /// <summary>An embedding call that takes longer is given up: the memory is stored without its vector, the search is lexical.</summary>

@@ -76,7 +76,7 @@ public sealed partial class ChatAgent
                 throw new MemoryValidationException($"messages[{i}].role", "A message's 'role' is 'user' or 'assistant'.");
             CheckMessage($"messages[{i}].content", messages[i].Content);
         }
-        if (models is null) throw new ModelUnavailableException("No extraction model is configured: set Model__Provider.", TimeSpan.FromMinutes(5));
+        if (models is null) throw new ModelNotConfiguredException("No extraction model is configured: set Model__Provider (and Model__Endpoint, Model__ExtractionModel).");
         return await WithTurnTimeoutAsync(ct => IngestTurnAsync(userId, sessionId, messages, ct), cancellationToken);
     }
 

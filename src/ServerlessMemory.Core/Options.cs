@@ -13,6 +13,8 @@ public sealed class MemoryLimits
     public int MetadataChars { get; set; } = 256;
     public int MaxTop { get; set; } = 20;
     public int MaxPageSize { get; set; } = 100;
+    /// <summary>A chat reply longer than this is a model failure, not a memory: nothing of the turn is kept.</summary>
+    public int ReplyChars { get; set; } = 32_000;
 }
 
 /// <summary>The forgetting model (section <c>Decay</c>). Defaults are the seed's numbers.</summary>

@@ -5,4 +5,4 @@ using ServerlessMemory.Api;
 var builder = FunctionsApplication.CreateBuilder(args);
 builder.ConfigureFunctionsWebApplication();
 builder.AddServerlessMemory();
-builder.Build().Run();
+return builder.Build().RunServerlessMemory();

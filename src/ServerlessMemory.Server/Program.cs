@@ -4,12 +4,12 @@ using ServerlessMemory.Server;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServerlessMemory();
 builder.Services.AddHostedService<DecaySweepService>();
-builder.WebHost.UseLoopbackUnlessKeyed(builder.Configuration);
+var listen = builder.WebHost.UseLoopbackUnlessKeyed(builder.Configuration);
 
 var app = builder.Build();
-app.UseExceptionHandler();
-app.UseStatusCodePages();
+app.UseServerlessMemoryErrors();
 app.MapMemoryApi();
-app.Run();
+app.ReportAddresses(listen);
+return app.RunServerlessMemory();
 
 public partial class Program;

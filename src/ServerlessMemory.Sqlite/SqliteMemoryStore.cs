@@ -235,6 +235,22 @@ public sealed class SqliteMemoryStore : IMemoryStore
         return version.ToString(CultureInfo.InvariantCulture);
     }
 
+    /// <summary>One transaction whose row count says whether this call deleted it: one of concurrent deletes wins.</summary>
+    public async Task<bool> DeleteArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default)
+    {
+        int deleted;
+        await using var connection = Open();
+        await using (var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
+        {
+            await ExecuteAsync(connection, "DELETE FROM archive_terms WHERE rowid IN (SELECT seq FROM archive WHERE user_id = $u AND id = $id)",
+                cancellationToken, ("$u", userId), ("$id", id));
+            deleted = await ExecuteAsync(connection, "DELETE FROM archive WHERE user_id = $u AND id = $id", cancellationToken, ("$u", userId), ("$id", id));
+            await tx.CommitAsync(cancellationToken);
+        }
+        if (deleted > 0) lock (_vectorLock) _vectors.Remove(userId);
+        return deleted > 0;
+    }
+
     public async Task<ArchiveItem?> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default)
     {
         await using var connection = Open();

@@ -210,16 +210,16 @@ public sealed class ContextAndTurnsTests : IAsyncLifetime
         await Problem(response, 503);
         Assert.NotNull(response.Headers.RetryAfter);
         Assert.Empty((await Ok(await http.GetAsync("/api/users/u/messages")))["items"]!.AsArray());
-        Assert.Null((string?)(await Ok(await http.GetAsync("/api/users/u/memory/core")))["etag"]);
+        Assert.Equal("\"0\"", (string?)(await Ok(await http.GetAsync("/api/users/u/memory/core")))["etag"]); // never written
     }
 
     [Fact]
-    public async Task Turns_without_a_model_are_a_503_and_store_nothing()
+    public async Task Turns_without_a_model_are_a_501_and_store_nothing()
     {
         using var service = new ServiceFactory();
         var http = service.Client();
 
-        await Problem(await PostTurns(http, "u", "s", ("user", "hello")), 503);
+        await Problem(await PostTurns(http, "u", "s", ("user", "hello")), 501);
 
         Assert.Empty((await Ok(await http.GetAsync("/api/users/u/messages")))["items"]!.AsArray());
     }

@@ -142,23 +142,10 @@ public sealed class ClientTests : IAsyncLifetime
         await Assert.ThrowsAsync<ServerlessMemoryRequestTooLargeException>(() =>
             memory.AddArchiveItemAsync("u", new NewArchiveMemory(new string('x', 70_000))));
 
-        // No model configured: the service cannot run a turn.
-        await Assert.ThrowsAsync<ServerlessMemoryUnavailableException>(() => memory.ChatAsync("u", "hello"));
-        await Assert.ThrowsAsync<ServerlessMemoryUnavailableException>(() => memory.RecordTurnAsync("u", [TurnMessage.User("hello")]));
-    }
-
-    [Fact]
-    public async Task A_model_that_stays_unavailable_is_an_unavailable_exception_with_the_services_retry_after()
-    {
-        _model.Chat = _ => new(Status: 429, RetryAfter: "120");
-        using var service = Service(_model);
-        var memory = Client(service);
-
-        var unavailable = await Assert.ThrowsAsync<ServerlessMemoryUnavailableException>(() => memory.RecordTurnAsync("u", [TurnMessage.User("hello")]));
-
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, unavailable.StatusCode);
-        Assert.Equal(TimeSpan.FromSeconds(120), unavailable.RetryAfter);
-        Assert.Empty((await memory.ListMessagesAsync("u")).Items);
+        // No model configured: a 501, which no retry helps.
+        var notConfigured = await Assert.ThrowsAsync<ServerlessMemoryNotConfiguredException>(() => memory.ChatAsync("u", "hello"));
+        Assert.Equal((HttpStatusCode)501, notConfigured.StatusCode);
+        await Assert.ThrowsAsync<ServerlessMemoryNotConfiguredException>(() => memory.RecordTurnAsync("u", [TurnMessage.User("hello")]));
     }
 
     [Fact]

@@ -17,11 +17,12 @@ public sealed record RecordedRequest(string Path, JsonObject Body);
 /// <summary>
 /// What the scripted model answers to a chat completion: text, tool calls, or a fault. <c>CallIds</c>
 /// gives the tool calls' ids (a null entry leaves the id out), as a faulty model might send them;
-/// by default each call gets a fresh id.
+/// by default each call gets a fresh id. A <c>RawBody</c> is sent as it is, with <c>Status</c>,
+/// for answers no real model should give.
 /// </summary>
 public sealed record ScriptedReply(string? Content = null, IReadOnlyList<(string Name, string ArgumentsJson)>? ToolCalls = null,
     int Status = 200, TimeSpan Delay = default, string? RetryAfter = null, int PromptTokens = 10, int CompletionTokens = 5,
-    IReadOnlyList<string?>? CallIds = null);
+    IReadOnlyList<string?>? CallIds = null, string? RawBody = null);
 
 /// <summary>
 /// An OpenAI-compatible server on loopback, answering from a script: chat completions (with tool
@@ -112,6 +113,7 @@ public sealed class ScriptedModelServer : IAsyncDisposable
         var body = await Record(context);
         var reply = Chat(body);
         if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay, context.RequestAborted);
+        if (reply.RawBody is not null) return Results.Text(reply.RawBody, "application/json", System.Text.Encoding.UTF8, reply.Status);
         if (reply.Status != 200)
         {
             if (reply.RetryAfter is not null) context.Response.Headers.RetryAfter = reply.RetryAfter;

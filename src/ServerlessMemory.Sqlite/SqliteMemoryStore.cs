@@ -238,17 +238,18 @@ public sealed class SqliteMemoryStore : IMemoryStore
     /// <summary>One transaction whose row count says whether this call deleted it: one of concurrent deletes wins.</summary>
     public async Task<bool> DeleteArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default)
     {
-        int deleted;
+        long? deleted;
         await using var connection = Open();
         await using (var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
         {
-            await ExecuteAsync(connection, "DELETE FROM archive_terms WHERE rowid IN (SELECT seq FROM archive WHERE user_id = $u AND id = $id)",
-                cancellationToken, ("$u", userId), ("$id", id));
-            deleted = await ExecuteAsync(connection, "DELETE FROM archive WHERE user_id = $u AND id = $id", cancellationToken, ("$u", userId), ("$id", id));
+            await using var delete = Command(connection, "DELETE FROM archive WHERE user_id = $u AND id = $id RETURNING seq", ("$u", userId), ("$id", id));
+            deleted = await delete.ExecuteScalarAsync(cancellationToken) as long?;
+            if (deleted is { } seq)
+                await ExecuteAsync(connection, "DELETE FROM archive_terms WHERE rowid = $seq", cancellationToken, ("$seq", seq));
             await tx.CommitAsync(cancellationToken);
         }
-        if (deleted > 0) lock (_vectorLock) _vectors.Remove(userId);
-        return deleted > 0;
+        if (deleted is { } removed) _vectors.Committed(userId, [], [removed]);
+        return deleted is not null;
     }
 
     public async Task<ArchiveItem?> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default)

@@ -57,7 +57,7 @@ public static partial class MemoryApi
         Run(request, userId, async (services, engine) =>
         {
             var agent = services.GetRequiredService<ChatAgent>();
-            if (!agent.IsConfigured) throw new ModelUnavailableException("No chat model is configured: set Model__Provider.", TimeSpan.FromMinutes(5));
+            if (!agent.IsConfigured) throw new ModelNotConfiguredException(ChatAgent.NotConfigured);
             var body = await RequestBody.ReadObjectAsync(request, engine.Limits.RequestBodyBytes, cancellationToken, "message", "sessionId");
             var message = body.String("message", required: true)!;
             var sessionId = body.String("sessionId") ?? "default";
@@ -71,7 +71,9 @@ public static partial class MemoryApi
         Run(request, userId, async (services, engine) =>
         {
             var core = await engine.GetCoreAsync(userId, cancellationToken);
-            return TypedResults.Ok(new CoreMemoryDto(core.Blocks, Quote(core.ETag)));
+            var etag = Quote(core.ETag ?? CoreMemory.NewETag);
+            request.HttpContext.Response.Headers.ETag = etag;
+            return TypedResults.Ok(new CoreMemoryDto(core.Blocks, etag));
         });
 
     public static Task<IResult> PutCoreBlock(HttpRequest request, string userId, string label, CancellationToken cancellationToken) =>
@@ -84,8 +86,8 @@ public static partial class MemoryApi
             if (description?.Length > 1000) throw new MemoryValidationException("description", "'description' has more than 1000 characters.");
             var limit = body.Int("limit", 1, engine.Limits.MaxBlockLimit);
             var core = await engine.EditCoreAsync(userId, new SetBlock(label, value, description, limit, body.Bool("readOnly")),
-                IfMatch(request), cancellationToken);
-            request.HttpContext.Response.Headers.ETag = Quote(core.ETag);
+                Preconditions.IfMatch(request, blockMustExist: false), cancellationToken);
+            request.HttpContext.Response.Headers.ETag = Quote(core.ETag ?? CoreMemory.NewETag);
             return TypedResults.Ok(core.Find(label));
         });
 
@@ -93,7 +95,7 @@ public static partial class MemoryApi
         Run(request, userId, async (services, engine) =>
         {
             CheckLabel(label);
-            await engine.EditCoreAsync(userId, new DeleteBlock(label), IfMatch(request), cancellationToken);
+            await engine.EditCoreAsync(userId, new DeleteBlock(label), Preconditions.IfMatch(request, blockMustExist: true), cancellationToken);
             return TypedResults.NoContent();
         });
 
@@ -126,6 +128,7 @@ public static partial class MemoryApi
             var query = request.Query["query"].ToString();
             if (request.Query.ContainsKey("query"))
             {
+                NotWith(request, "query", "limit", "continuationToken");
                 if (string.IsNullOrWhiteSpace(query)) throw new MemoryValidationException("query", "'query' must not be empty.");
                 if (query.Length > 1000) throw new MemoryValidationException("query", "'query' has more than 1000 characters.");
                 var top = QueryInt(request, "top", 1, engine.Limits.MaxTop) ?? 5;
@@ -139,6 +142,7 @@ public static partial class MemoryApi
                     ? TypedResults.Ok(new { items, mode = "lexical", warning = "The embedding model is unavailable: results are lexical only." })
                     : TypedResults.Ok(new PageDto<ArchiveItemDto>(items, null));
             }
+            NotWithout(request, "query", "top");
             var limit = QueryInt(request, "limit", 1, engine.Limits.MaxPageSize) ?? 20;
             var page = await engine.ListArchiveAsync(userId, limit, Token(request), cancellationToken);
             return TypedResults.Ok(new PageDto<ArchiveItemDto>([.. page.Items.Select(i => ArchiveItemDto.From(i))], page.ContinuationToken));
@@ -146,13 +150,13 @@ public static partial class MemoryApi
 
     public static Task<IResult> GetArchiveItem(HttpRequest request, string userId, string id, CancellationToken cancellationToken) =>
         Run(request, userId, async (services, engine) =>
-            await engine.GetArchiveItemAsync(userId, id, cancellationToken) is { } item
+            await engine.GetArchiveItemAsync(userId, CheckArchiveId(id), cancellationToken) is { } item
                 ? TypedResults.Ok(ArchiveItemDto.From(item))
                 : NotFound($"There is no archive memory '{id}'."));
 
     public static Task<IResult> DeleteArchiveItem(HttpRequest request, string userId, string id, CancellationToken cancellationToken) =>
         Run(request, userId, async (services, engine) =>
-            await engine.DeleteArchiveAsync(userId, id, cancellationToken)
+            await engine.DeleteArchiveAsync(userId, CheckArchiveId(id), cancellationToken)
                 ? TypedResults.NoContent()
                 : NotFound($"There is no archive memory '{id}'."));
 
@@ -228,17 +232,38 @@ public static partial class MemoryApi
         {
             return TypedResults.Problem(statusCode: 412, title: "The memory has changed.", detail: e.Message + " Read it again and retry.");
         }
+        catch (ModelNotConfiguredException e)
+        {
+            return TypedResults.Problem(statusCode: 501, title: "No model is configured.", detail: e.Message);
+        }
         catch (ModelUnavailableException e)
         {
+            RequestFailures.ModelFailed(services, request, 503, e);
             request.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, e.RetryAfter.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
             return TypedResults.Problem(statusCode: 503, title: "The model is unavailable.", detail: e.Message + " Nothing was changed.");
+        }
+        catch (ModelFailedException e)
+        {
+            RequestFailures.ModelFailed(services, request, 502, e);
+            return TypedResults.Problem(statusCode: 502, title: "The model failed.", detail: e.Message + " Nothing was changed.");
         }
         catch (RequestBody.TooLargeException e)
         {
             return TypedResults.Problem(statusCode: 413, title: "The request is too large.", detail: e.Message);
         }
-        catch (OperationCanceledException) when (request.HttpContext.RequestAborted.IsCancellationRequested)
+        catch (RequestBody.UnsupportedMediaTypeException e)
         {
+            return TypedResults.Problem(statusCode: 415, title: "The body must be JSON.", detail: e.Message);
+        }
+        catch (BadHttpRequestException e)
+        {
+            // Kestrel's verdict on the body (too slow: 408, shorter than its Content-Length: 400): the client's fault, no Error.
+            return RequestFailures.BadRequest(services, request, e);
+        }
+        catch (Exception e) when (request.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away (a dropped body reads as an I/O error): nobody is left to answer.
+            RequestFailures.Aborted(services, request, e);
             return TypedResults.Problem(statusCode: 499, title: "The request was cancelled.");
         }
         catch (Exception e)
@@ -256,6 +281,25 @@ public static partial class MemoryApi
     {
         if (!CoreMemory.IsValidLabel(label))
             throw new MemoryValidationException("label", "A block label is 1 to 64 characters: a lowercase letter, then lowercase letters, digits, '_' or '-'.");
+    }
+
+    /// <summary>Archive ids are 32 lowercase hex characters (a content hash); anything else is no id.</summary>
+    private static string CheckArchiveId(string id) => ArchiveIdPattern().IsMatch(id) ? id
+        : throw new MemoryValidationException("id", "An archive id is 32 characters of 0-9 a-f.");
+
+    /// <summary>A parameter that only applies without <paramref name="with"/> is a 400 when both are sent.</summary>
+    private static void NotWith(HttpRequest request, string with, params string[] names)
+    {
+        foreach (var name in names)
+            if (request.Query.ContainsKey(name))
+                throw new MemoryValidationException(name, $"'{name}' does not apply with '{with}': a search answers its best 'top' at once, unpaged.");
+    }
+
+    private static void NotWithout(HttpRequest request, string without, params string[] names)
+    {
+        foreach (var name in names)
+            if (request.Query.ContainsKey(name))
+                throw new MemoryValidationException(name, $"'{name}' applies only with '{without}'; a listing pages with 'limit' and 'continuationToken'.");
     }
 
     internal static void CheckSession(string sessionId)
@@ -304,15 +348,12 @@ public static partial class MemoryApi
             : result;
     }
 
-    private static string? IfMatch(HttpRequest request)
-    {
-        var raw = request.Headers.IfMatch.ToString();
-        if (string.IsNullOrWhiteSpace(raw) || raw == "*") return null;
-        return raw.Trim().Replace("W/", "", StringComparison.Ordinal).Trim('"');
-    }
-
     private static string? Quote(string? etag) => etag is null ? null : $"\"{etag}\"";
 
-    [GeneratedRegex("^[A-Za-z0-9_.@:-]{1,128}$")]
+    // \z, not $: '$' also matches before a final newline ("alice\n" would be another user).
+    [GeneratedRegex(@"^[A-Za-z0-9_.@:-]{1,128}\z")]
     private static partial Regex UserIdPattern();
+
+    [GeneratedRegex(@"^[0-9a-f]{32}\z")]
+    private static partial Regex ArchiveIdPattern();
 }

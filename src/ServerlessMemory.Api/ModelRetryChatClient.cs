@@ -21,7 +21,9 @@ internal sealed class ModelRetryChatClient(IChatClient inner, int maxRetries, Ti
         {
             try
             {
-                return await base.GetResponseAsync(list, options, cancellationToken);
+                var response = await base.GetResponseAsync(list, options, cancellationToken);
+                KeepRawArguments(response);
+                return response;
             }
             catch (Exception e) when (Transient(e, cancellationToken) is { } failure)
             {
@@ -76,6 +78,48 @@ internal sealed class ModelRetryChatClient(IChatClient inner, int maxRetries, Ti
                 await updates.DisposeAsync();
             }
         }
+    }
+
+    /// <summary>
+    /// A call whose arguments did not parse keeps their raw text, so the turn can show what the model
+    /// sent. Arguments holding a lone surrogate are no text: such a call is malformed too (it could
+    /// not even be sent back to the model), and the tool loop answers it with an error.
+    /// </summary>
+    private static void KeepRawArguments(ChatResponse response)
+    {
+        foreach (var message in response.Messages)
+            foreach (var call in message.Contents.OfType<FunctionCallContent>())
+            {
+                if (call.Exception is null && InvalidText(call.Arguments) is { } invalid)
+                {
+                    call.Exception = new FormatException(invalid);
+                    call.Arguments = null;
+                }
+                if (call.Exception is null) continue;
+                var raw = call.RawRepresentation as OpenAI.Chat.ChatToolCall
+                          ?? (message.RawRepresentation as OpenAI.Chat.ChatCompletion)?.ToolCalls.FirstOrDefault(t => t.Id == call.CallId)
+                          ?? (response.RawRepresentation as OpenAI.Chat.ChatCompletion)?.ToolCalls.FirstOrDefault(t => t.Id == call.CallId);
+                if (raw?.FunctionArguments is { } arguments)
+                    (call.AdditionalProperties ??= [])[ToolCallRecord.RawArgumentsKey] = arguments.ToString();
+            }
+    }
+
+    private static string? InvalidText(IDictionary<string, object?>? arguments)
+    {
+        foreach (var (name, value) in arguments ?? new Dictionary<string, object?>())
+        {
+            try
+            {
+                if (value is System.Text.Json.JsonElement element) RequestBody.CheckText(element, name);
+                else if (value is string s && s.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0 && !System.Text.Unicode.Utf8.IsValid(System.Text.Encoding.UTF8.GetBytes(s)))
+                    return $"'{name}' is not valid Unicode text.";
+            }
+            catch (MemoryValidationException e)
+            {
+                return e.Message;
+            }
+        }
+        return null;
     }
 
     private sealed record Failure(TimeSpan? RetryAfter);

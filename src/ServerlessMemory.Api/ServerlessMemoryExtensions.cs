@@ -18,10 +18,13 @@ public static class ServerlessMemoryExtensions
     /// <summary>The composition root both hosts call: options, the store and the models, chosen by settings.</summary>
     public static IHostApplicationBuilder AddServerlessMemory(this IHostApplicationBuilder builder)
     {
+        HostDefaults.Apply(builder);
         var services = builder.Services;
         services.AddOptions<MemoryOptions>().BindConfiguration("Memory")
-            .Validate(o => o.Store is "Sqlite" or "sqlite" or "Cosmos" or "cosmos", "Memory:Store must be Sqlite or Cosmos.")
-            .Validate(o => o.Sqlite.VectorCacheMegabytes >= 0, "Memory:Sqlite:VectorCacheMegabytes must not be negative.").ValidateOnStart();
+            .Validate(o => o.Store is "Sqlite" or "sqlite" or "Cosmos" or "cosmos", "Memory__Store must be Sqlite or Cosmos: set Memory__Store=Sqlite (a local file) or Memory__Store=Cosmos with Cosmos__Endpoint.")
+            .Validate(o => !string.IsNullOrWhiteSpace(o.SqlitePath), "Memory__SqlitePath is empty: set it to a file in a writable directory, e.g. data/memory.db.")
+            .Validate(o => o.Sqlite.VectorCacheMegabytes >= 0, "Memory__Sqlite__VectorCacheMegabytes must not be negative: set a budget in MB.")
+            .ValidateOnStart();
         services.AddOptions<MemoryLimits>().BindConfiguration("Memory:Limits");
         services.AddOptions<SearchOptions>().BindConfiguration("Memory:Search");
         services.AddOptions<AccessOptions>().BindConfiguration("Memory:Accesses")
@@ -29,10 +32,17 @@ public static class ServerlessMemoryExtensions
             .ValidateOnStart();
         services.AddHostedService<AccessFlushService>();
         services.AddOptions<DecayOptions>().BindConfiguration("Decay")
-            .Validate(o => o.Threshold > 0 && o.Rates.Values.All(r => r >= 0), "Decay:Threshold must be positive and rates not negative.")
-            .Validate(o => DecaySchedule.TryParse(o.Schedule) is not null, "Decay:Schedule must be an NCRONTAB expression with seconds.")
+            .Validate(o => o.Threshold > 0 && o.Rates.Values.All(r => r >= 0), "Decay__Threshold must be positive and Decay__Rates__<type> not negative.")
+            .Validate(o => DecaySchedule.TryParse(o.Schedule) is not null, "Decay__Schedule must be NCRONTAB with seconds (six fields), e.g. '0 0 * * * *' for hourly.")
             .ValidateOnStart();
-        services.AddOptions<ModelOptions>().BindConfiguration("Model");
+        services.AddOptions<ModelOptions>().BindConfiguration("Model")
+            .Validate(o => o.Provider.ToUpperInvariant() is "NONE" or "OPENAI" or "AZUREOPENAI",
+                "Model__Provider must be AzureOpenAI, OpenAI (any OpenAI-compatible endpoint) or None.")
+            .Validate(o => !o.IsAzure || !string.IsNullOrWhiteSpace(o.Endpoint),
+                "Model__Endpoint must be set when Model__Provider is AzureOpenAI: set it to https://<name>.openai.azure.com/.")
+            .Validate(o => !o.IsConfigured || string.IsNullOrWhiteSpace(o.Endpoint) || Uri.TryCreate(o.Endpoint, UriKind.Absolute, out var u) && u.Scheme is "http" or "https",
+                "Model__Endpoint must be an http(s) URL, e.g. http://localhost:11434/v1.")
+            .ValidateOnStart();
         services.AddOptions<ChatTurnOptions>().BindConfiguration("Chat");
         services.AddOptions<AuthOptions>().BindConfiguration("Auth");
         services.AddOptions<TelemetryOptions>().BindConfiguration("Telemetry");
@@ -44,7 +54,7 @@ public static class ServerlessMemoryExtensions
         {
             var options = sp.GetRequiredService<IOptions<MemoryOptions>>().Value;
             IMemoryStore store = options.Store.Equals("Sqlite", StringComparison.OrdinalIgnoreCase)
-                ? new SqliteMemoryStore(options.SqlitePath, options.Sqlite.VectorCacheMegabytes)
+                ? OpenSqlite(options.SqlitePath, options.Sqlite.VectorCacheMegabytes)
                 : new CosmosMemoryStore(sp.GetRequiredService<IOptions<CosmosStoreOptions>>().Value, sp.GetRequiredService<ILogger<CosmosMemoryStore>>());
             return MemoryTelemetry.Traced(store);
         });
@@ -80,7 +90,22 @@ public static class ServerlessMemoryExtensions
                 return Task.CompletedTask;
             };
         });
+        services.AddExceptionHandler<BadRequestExceptionHandler>();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new UtcMillisecondsConverter()));
+        services.AddHostedService<StartupReport>();
         return builder;
+    }
+
+    private static SqliteMemoryStore OpenSqlite(string path, int vectorCacheMegabytes)
+    {
+        try
+        {
+            return new SqliteMemoryStore(path, vectorCacheMegabytes);
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw new SettingException($"Memory__SqlitePath '{Path.GetFullPath(path)}' cannot be opened for writing ({e.Message.Split('\n')[0].TrimEnd('.')}): set it to a file in a writable directory.", e);
+        }
     }
 
     /// <summary>Maps every route of the API, with the key check its access level asks for.</summary>

@@ -41,7 +41,10 @@ internal sealed class ToolCallIdChatClient(IChatClient inner) : DelegatingChatCl
                 if (message.Contents[i] is not FunctionCallContent call || (!string.IsNullOrWhiteSpace(call.CallId) && used.Add(call.CallId))) continue;
                 var id = $"call_{Guid.NewGuid():N}"[..24];
                 used.Add(id);
-                message.Contents[i] = new FunctionCallContent(id, call.Name, call.Arguments) { Exception = call.Exception };
+                message.Contents[i] = new FunctionCallContent(id, call.Name, call.Arguments)
+                {
+                    Exception = call.Exception, AdditionalProperties = call.AdditionalProperties, RawRepresentation = call.RawRepresentation,
+                };
                 // The client would send the raw answer back as it came, with the faulty ids.
                 message.RawRepresentation = null;
             }

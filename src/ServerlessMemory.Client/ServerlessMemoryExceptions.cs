@@ -70,6 +70,7 @@ public class ServerlessMemoryException : Exception
             409 or 412 => new ServerlessMemoryConflictException(status, title, detail, type, errors),
             413 => new ServerlessMemoryRequestTooLargeException(status, title, detail, type, errors),
             429 or 503 => new ServerlessMemoryUnavailableException(status, title, detail, type, errors, RetryAfterOf(response)),
+            501 => new ServerlessMemoryNotConfiguredException(status, title, detail, type, errors),
             _ => new ServerlessMemoryException(status, title, detail, type, errors),
         };
     }
@@ -84,6 +85,16 @@ public class ServerlessMemoryException : Exception
 
     private static string? Text(JsonElement root, string name) =>
         root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+}
+
+/// <summary>501: the service has no model configured for this call (chat, turns); no retry helps until its settings change.</summary>
+public sealed class ServerlessMemoryNotConfiguredException : ServerlessMemoryException
+{
+    public ServerlessMemoryNotConfiguredException() { }
+    public ServerlessMemoryNotConfiguredException(string message) : base(message) { }
+    public ServerlessMemoryNotConfiguredException(string message, Exception innerException) : base(message, innerException) { }
+    public ServerlessMemoryNotConfiguredException(HttpStatusCode statusCode, string? title, string? detail, string? problemType, IReadOnlyDictionary<string, string[]>? errors)
+        : base(statusCode, title, detail, problemType, errors) { }
 }
 
 /// <summary>400: the request broke a rule; <see cref="ServerlessMemoryException.Errors"/> names the fields.</summary>
@@ -136,7 +147,7 @@ public sealed class ServerlessMemoryRequestTooLargeException : ServerlessMemoryE
         : base(statusCode, title, detail, problemType, errors) { }
 }
 
-/// <summary>503 or 429: the model is not configured or unavailable; try again after <see cref="RetryAfter"/>.</summary>
+/// <summary>503 or 429: the model is unavailable; try again after <see cref="RetryAfter"/>.</summary>
 public sealed class ServerlessMemoryUnavailableException : ServerlessMemoryException
 {
     public ServerlessMemoryUnavailableException() { }

@@ -24,8 +24,9 @@ public sealed partial class ChatAgent
     /// <summary>
     /// Core memory, the archive memories recalled for <paramref name="message"/> (ranked and counted as
     /// accessed, as a chat turn does), the session's summary and the system text a chat turn would use.
-    /// With <paramref name="tokens"/>, the text is fitted: the lowest-ranked recalled memories go first,
-    /// then the summary is cut from its start; core memory and the instructions are never cut.
+    /// With <paramref name="tokens"/>, the text is fitted: the summary is cut first, from its oldest end
+    /// (an agent with its own loop holds the conversation itself), then the lowest-ranked recalled
+    /// memories are left out (and not counted as accessed); core memory and the instructions are never cut.
     /// </summary>
     public async Task<MemoryContext> GetContextAsync(string userId, string sessionId, string message, int? tokens, CancellationToken cancellationToken = default)
     {
@@ -75,7 +76,7 @@ public sealed partial class ChatAgent
                 throw new MemoryValidationException($"messages[{i}].role", "A message's 'role' is 'user' or 'assistant'.");
             CheckMessage($"messages[{i}].content", messages[i].Content);
         }
-        if (models is null) throw new ModelUnavailableException("No extraction model is configured: set Model__Provider.", TimeSpan.FromMinutes(5));
+        if (models is null) throw new ModelNotConfiguredException("No extraction model is configured: set Model__Provider (and Model__Endpoint, Model__ExtractionModel).");
         return await WithTurnTimeoutAsync(ct => IngestTurnAsync(userId, sessionId, messages, ct), cancellationToken);
     }
 

@@ -86,7 +86,7 @@ public sealed partial class ChatAgent
                         calls[call.CallId] = call;
                         break;
                     case FunctionResultContent result when calls.TryGetValue(result.CallId, out var call):
-                        await emit(new ChatTurnToolCall(new ToolCallRecord(call.Name, ToJson(call.Arguments), ToJson(result.Result))));
+                        await emit(new ChatTurnToolCall(new ToolCallRecord(call.Name, Arguments(call), Result(call, result))));
                         break;
                 }
             }

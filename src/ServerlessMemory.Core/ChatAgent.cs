@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.AI;
@@ -10,7 +11,15 @@ namespace ServerlessMemory.Core;
 /// <summary>The models a turn uses: the main model with tool calling, and the small one for extraction and summaries.</summary>
 public sealed record ChatModels(IChatClient Chat, IChatClient Extraction, string ChatModel, string ExtractionModel);
 
-public sealed record ToolCallRecord(string Name, JsonNode? Arguments, JsonNode? Result);
+/// <summary>
+/// A tool call of the turn: its arguments (an object; the model's raw string when that was not a
+/// JSON object) and its result, always an object, <c>{ "error": … }</c> when the call failed.
+/// </summary>
+public sealed record ToolCallRecord(string Name, JsonNode? Arguments, JsonObject Result)
+{
+    /// <summary>Where a model client keeps the raw argument text of a call whose arguments did not parse.</summary>
+    public const string RawArgumentsKey = "serverlessMemory.rawArguments";
+}
 
 public sealed record TurnUsage(int ModelCalls, long PromptTokens, long CompletionTokens);
 
@@ -35,7 +44,7 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
     /// <param name="emit">Told each piece of the answer as the model streams it (null: one non-streaming call per step).</param>
     private async Task<ChatTurnResult> RunAsync(string userId, string sessionId, string message, Func<ChatTurnEvent, ValueTask>? emit, CancellationToken cancellationToken)
     {
-        if (models is null) throw new ModelUnavailableException("No chat model is configured: set Model__Provider.", TimeSpan.FromMinutes(5));
+        if (models is null) throw new ModelNotConfiguredException(NotConfigured);
         if (string.IsNullOrWhiteSpace(message)) throw new MemoryValidationException("message", "'message' must not be empty.");
         if (message.Length > engine.Limits.MessageChars)
             throw new MemoryValidationException("message", $"'message' has {message.Length} characters; at most {engine.Limits.MessageChars} are allowed.");
@@ -92,7 +101,9 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         var (folded, foldUsage) = await fold;
         if (folded is not null) work.SetSession(folded);
 
-        var reply = response.Text;
+        var reply = ValidText(response.Text);
+        if (reply.Length > engine.Limits.ReplyChars)
+            throw new ModelFailedException($"The chat model's reply has {reply.Length} characters; at most {engine.Limits.ReplyChars} are kept (Memory__Limits__ReplyChars).");
         work.AddMessage("user", message, turnId);
         work.AddMessage("assistant", reply, turnId);
         var updates = work.Updates.ToList();
@@ -108,18 +119,38 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         return new(turnId, reply, calls, updates, [.. recalled.Select(r => r.Item.Id)], usage);
     }
 
+    public const string NotConfigured = "No chat model is configured: set Model__Provider (and Model__Endpoint, Model__ChatModel) to chat.";
+
     private async Task<ChatResponse> MainAsync(List<ChatMessage> messages, MemoryUnitOfWork work, CancellationToken ct)
     {
-        var chatOptions = new ChatOptions { ModelId = models!.ChatModel, Tools = MemoryTools.AsAITools(work), ToolMode = ChatToolMode.Auto };
-        var response = await models.Chat.GetResponseAsync(messages, chatOptions, ct);
-        if (!string.IsNullOrWhiteSpace(response.Text)) return response;
-
-        // The step limit ended the loop on a tool call: ask once more for an answer, without tools.
-        var final = await models.Chat.GetResponseAsync([.. messages, .. response.Messages], new ChatOptions { ModelId = models.ChatModel }, ct);
-        var usage = response.Usage ?? new UsageDetails();
-        if (final.Usage is not null) usage.Add(final.Usage);
-        return new ChatResponse([.. response.Messages, .. final.Messages]) { Usage = usage };
+        ChatResponse response;
+        try
+        {
+            var chatOptions = new ChatOptions { ModelId = models!.ChatModel, Tools = MemoryTools.AsAITools(work), ToolMode = ChatToolMode.Auto };
+            response = await models.Chat.GetResponseAsync(messages, chatOptions, ct);
+            if (string.IsNullOrWhiteSpace(response.Text))
+            {
+                // The step limit ended the loop on a tool call: ask once more for an answer, without tools.
+                var final = await models.Chat.GetResponseAsync([.. messages, .. response.Messages], new ChatOptions { ModelId = models.ChatModel }, ct);
+                var usage = response.Usage ?? new UsageDetails();
+                if (final.Usage is not null) usage.Add(final.Usage);
+                response = new ChatResponse([.. response.Messages, .. final.Messages]) { Usage = usage };
+            }
+        }
+        catch (Exception e) when (e is not (ModelUnavailableException or ModelFailedException or OperationCanceledException))
+        {
+            // An error status, a body that is no chat completion, a call the client cannot read: the model failed, not the request.
+            throw new ModelFailedException("The chat model's answer could not be used.", e);
+        }
+        // An answer of tool calls only is no reply: storing an empty message would teach the window nothing.
+        return string.IsNullOrWhiteSpace(response.Text)
+            ? throw new ModelFailedException("The chat model ended the turn without a reply.")
+            : response;
     }
+
+    /// <summary>A model's text with any lone surrogate replaced (U+FFFD): it is stored and sent as UTF-8.</summary>
+    private static string ValidText(string text) =>
+        text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0 ? text : Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(text));
 
     private async Task<(string? Json, UsageDetails? Usage)> ExtractAsync(CoreMemory core, string message, IReadOnlyList<ScoredItem> recalled, CancellationToken ct)
     {
@@ -161,21 +192,25 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
     /// </summary>
     private static List<ToolCallRecord> ToolCalls(ChatResponse response)
     {
-        var results = new Dictionary<string, Queue<object?>>(StringComparer.Ordinal);
+        var results = new Dictionary<string, Queue<FunctionResultContent>>(StringComparer.Ordinal);
         foreach (var r in response.Messages.SelectMany(m => m.Contents).OfType<FunctionResultContent>())
         {
             if (!results.TryGetValue(r.CallId ?? "", out var queue)) results[r.CallId ?? ""] = queue = new();
-            queue.Enqueue(r.Result);
+            queue.Enqueue(r);
         }
         return
         [
             .. response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().Select(c =>
             {
                 var result = results.TryGetValue(c.CallId ?? "", out var queue) && queue.Count > 0 ? queue.Dequeue() : null;
-                return new ToolCallRecord(c.Name, ToJson(c.Arguments), ToJson(result));
+                return new ToolCallRecord(c.Name, Arguments(c), Result(c, result));
             }),
         ];
     }
+
+    /// <summary>The call's arguments as JSON, or the raw text the model sent when they did not parse.</summary>
+    private static JsonNode? Arguments(FunctionCallContent call) => call.Exception is null ? ToJson(call.Arguments)
+        : call.AdditionalProperties?.GetValueOrDefault(ToolCallRecord.RawArgumentsKey) is string raw ? JsonValue.Create(raw) : null;
 
     private static JsonNode? ToJson(object? value)
     {
@@ -194,6 +229,23 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
             return JsonValue.Create(value?.ToString());
         }
     }
+
+    /// <summary>Always an object: the tool's result, or <c>{ "error": … }</c> for a call that failed or was not run.</summary>
+    private static JsonObject Result(FunctionCallContent call, FunctionResultContent? result)
+    {
+        if (call.Exception is not null) return Error($"The arguments could not be read: {call.Exception.Message.Split('\n', 2)[0]}");
+        return result?.Result switch
+        {
+            JsonObject o => (JsonObject)o.DeepClone(),
+            JsonElement { ValueKind: JsonValueKind.Object } e => JsonNode.Parse(e.GetRawText())!.AsObject(),
+            // The tool loop answers an unknown tool or a failed call with a string for the model.
+            string s => Error(s.StartsWith("Error: ", StringComparison.Ordinal) ? s["Error: ".Length..] : s),
+            null => Error(result?.Exception is null ? "The tool gave no result." : "The tool failed."),
+            var other => ToJson(other) is JsonObject o ? o : Error(other.ToString() ?? "The tool failed."),
+        };
+    }
+
+    private static JsonObject Error(string message) => new() { ["error"] = message };
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Turn {TurnId} of {UserId}/{SessionId}: {ToolCalls} tool calls, {MemoryUpdates} memory updates, {ModelCalls} model calls, {PromptTokens} prompt tokens, {ElapsedMs} ms")]
     private static partial void LogTurn(ILogger logger, string userId, string sessionId, string turnId, int toolCalls, int memoryUpdates, int modelCalls, long promptTokens, long elapsedMs);

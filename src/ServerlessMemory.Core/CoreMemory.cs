@@ -54,9 +54,13 @@ public sealed partial record CoreMemory(IReadOnlyList<MemoryBlock> Blocks, strin
 
     public CoreMemory Without(string label) => this with { Blocks = Blocks.Where(b => b.Label != label).ToList() };
 
+    /// <summary>The ETag of core memory that was never written (stores' tags are never "0").</summary>
+    public const string NewETag = "0";
+
     public static bool IsValidLabel(string? label) => label is not null && LabelPattern().IsMatch(label);
 
-    [GeneratedRegex("^[a-z][a-z0-9_-]{0,63}$")]
+    // \z, not $: '$' also matches before a final newline.
+    [GeneratedRegex(@"^[a-z][a-z0-9_-]{0,63}\z")]
     private static partial Regex LabelPattern();
 }
 
@@ -68,6 +72,9 @@ public abstract record CoreEdit(string Label)
 {
     /// <summary>Applies the edit; returns the new memory, or throws <see cref="MemoryValidationException"/>.</summary>
     public abstract CoreMemory ApplyTo(CoreMemory core, MemoryLimits limits);
+
+    /// <summary>Applies the edit again to a document another writer changed meanwhile.</summary>
+    public virtual CoreMemory ReapplyTo(CoreMemory core, MemoryLimits limits) => ApplyTo(core, limits);
 
     protected static MemoryBlock Existing(CoreMemory core, string label, bool byModel)
     {
@@ -128,10 +135,19 @@ public sealed record ReplaceText(string Label, string? Old, string New) : CoreEd
         string value;
         if (Old is null) value = New;
         else if (block.Value.Contains(Old, StringComparison.Ordinal)) value = block.Value.Replace(Old, New, StringComparison.Ordinal);
-        else if (block.Value.Contains(New, StringComparison.Ordinal)) return core; // already applied by a concurrent writer
-        else throw new MemoryValidationException("old", $"Block '{Label}' does not contain the text to replace.");
+        else throw new MemoryValidationException(OldField, $"Block '{Label}' does not contain the text to replace.");
         return core.With(Checked(block with { Value = value }));
     }
+
+    /// <summary>The argument that names the old text: 'old' or Letta's 'old_content'.</summary>
+    public string OldField { get; init; } = "old";
+
+    /// <summary>A concurrent writer may have made this very replacement: then there is nothing left to do.</summary>
+    public override CoreMemory ReapplyTo(CoreMemory core, MemoryLimits limits) =>
+        Old is not null && core.Find(Label) is { } block && !block.Value.Contains(Old, StringComparison.Ordinal)
+                        && block.Value.Contains(New, StringComparison.Ordinal)
+            ? core
+            : ApplyTo(core, limits);
 }
 
 /// <summary>Writes a block from the API: creates it, or sets its value, description and limit.</summary>
@@ -156,5 +172,10 @@ public sealed record SetBlock(string Label, string Value, string? Description, i
 
 public sealed record DeleteBlock(string Label) : CoreEdit(Label)
 {
-    public override CoreMemory ApplyTo(CoreMemory core, MemoryLimits limits) => core.Find(Label) is null ? core : core.Without(Label);
+    public override CoreMemory ApplyTo(CoreMemory core, MemoryLimits limits) => core.Find(Label) switch
+    {
+        null => core,
+        { ReadOnly: true } => throw new MemoryValidationException("label", $"Core memory block '{Label}' is read-only; PUT it with \"readOnly\": false before deleting it."),
+        _ => core.Without(Label),
+    };
 }

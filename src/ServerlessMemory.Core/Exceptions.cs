@@ -19,5 +19,11 @@ public sealed class ModelUnavailableException(string message, TimeSpan? retryAft
     public TimeSpan RetryAfter { get; } = retryAfter ?? TimeSpan.FromSeconds(30);
 }
 
+/// <summary>No chat model is configured; the hosts answer 501 (no retry helps until the settings change).</summary>
+public sealed class ModelNotConfiguredException(string message) : Exception(message);
+
+/// <summary>The model answered, but not with anything a turn can use (an error, a broken or empty answer); the hosts answer 502.</summary>
+public sealed class ModelFailedException(string message, Exception? inner = null) : Exception(message, inner);
+
 /// <summary>A named thing that is not there; the hosts answer 404.</summary>
 public sealed class MemoryNotFoundException(string message) : Exception(message);

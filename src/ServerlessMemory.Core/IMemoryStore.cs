@@ -24,6 +24,17 @@ public interface IMemoryStore
 
     Task<ArchiveItem?> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Deletes one archive item; false when it was not there. Of concurrent deletes of one item
+    /// exactly one answers true where the store can tell (the default reads first, so it cannot).
+    /// </summary>
+    async Task<bool> DeleteArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default)
+    {
+        if (await GetArchiveItemAsync(userId, id, cancellationToken) is null) return false;
+        await CommitAsync(userId, new MemoryChangeSet { ArchiveDeletes = [id] }, cancellationToken);
+        return true;
+    }
+
     /// <summary>Newest first.</summary>
     Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default);
 

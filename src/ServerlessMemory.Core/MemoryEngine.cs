@@ -59,10 +59,21 @@ public sealed class MemoryEngine(
     /// (else <see cref="MemoryConflictException"/>); without, a concurrent change is merged by applying
     /// the edit again to the fresh document.
     /// </summary>
-    public async Task<CoreMemory> EditCoreAsync(string userId, CoreEdit edit, string? ifMatch, CancellationToken cancellationToken = default)
+    public async Task<CoreMemory> EditCoreAsync(string userId, CoreEdit edit, CorePrecondition? precondition, CancellationToken cancellationToken = default)
     {
         var work = Begin(userId);
-        work.RequireCoreETag(ifMatch);
+        if (precondition is not null)
+        {
+            var current = await work.GetCoreAsync(cancellationToken);
+            if (!precondition.Holds(current, edit.Label))
+                throw new MemoryConflictException(precondition.Any
+                    ? $"There is no core memory block '{edit.Label}' (If-Match: *)."
+                    : current.Find(edit.Label) is null && precondition.BlockMustExist
+                        ? $"There is no core memory block '{edit.Label}' to match."
+                        : "Core memory has changed since it was read (If-Match).");
+            // The commit must find what was matched: a change meanwhile is a 412, not a merge.
+            work.RequireCoreETag(current.ETag);
+        }
         await work.EditCoreAsync(edit, byModel: false, cancellationToken);
         await work.CommitAsync(cancellationToken);
         return await work.GetCoreAsync(cancellationToken);
@@ -111,9 +122,9 @@ public sealed class MemoryEngine(
 
     public async Task<bool> DeleteArchiveAsync(string userId, string id, CancellationToken cancellationToken = default)
     {
+        // Read first so a forgotten item is absent here too; the store's delete decides which of concurrent deletes won.
         if (await GetArchiveItemAsync(userId, id, cancellationToken) is null) return false;
-        await Store.CommitAsync(userId, new MemoryChangeSet { ArchiveDeletes = [id] }, cancellationToken);
-        return true;
+        return await Store.DeleteArchiveItemAsync(userId, id, cancellationToken);
     }
 
     public async Task<SweepResult> SweepAsync(CancellationToken cancellationToken = default)

@@ -131,6 +131,8 @@ public static class MemoryExtraction
         var dropped = 0;
         var left = rules.MaxItems;
         if (root.ValueKind != JsonValueKind.Object) return 1;
+        // A model's JSON can escape a lone surrogate, which no string can be read from: drop the proposal.
+        if (!IsText(root)) return 1;
         var limits = work.Engine.Limits;
         if (root.TryGetProperty("core", out var core) && core.ValueKind == JsonValueKind.Array)
             foreach (var edit in core.EnumerateArray())
@@ -222,6 +224,29 @@ public static class MemoryExtraction
     private static string? Text(JsonElement element, string name) =>
         element.GetPropertyOrNull(name) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
 
+    private static bool IsText(JsonElement element)
+    {
+        try
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.String:
+                    _ = element.GetString();
+                    return true;
+                case JsonValueKind.Array:
+                    return element.EnumerateArray().All(IsText);
+                case JsonValueKind.Object:
+                    return element.EnumerateObject().All(p => p.Name is not null && IsText(p.Value));
+                default:
+                    return true;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
     private static async Task<int> TryAsync(Func<Task> apply)
     {
         try
@@ -229,7 +254,7 @@ public static class MemoryExtraction
             await apply();
             return 0;
         }
-        catch (Exception e) when (e is MemoryValidationException or MemoryNotFoundException)
+        catch (Exception e) when (e is MemoryValidationException or MemoryNotFoundException or InvalidOperationException or ArgumentException or JsonException)
         {
             return 1;
         }

@@ -100,7 +100,7 @@ public static class MemoryTools
             case "core_memory_replace":
                 args.Allow("label", "old_content", "new_content", "request_heartbeat");
                 return await Edit(work, new ReplaceText(args.Label("label"), args.String("old_content", 1, limits.MaxBlockLimit),
-                    args.String("new_content", 0, limits.MaxBlockLimit)!), cancellationToken);
+                    args.String("new_content", 0, limits.MaxBlockLimit)!) { OldField = "old_content" }, cancellationToken);
 
             case SearchConversation:
             case "conversation_search":
@@ -126,7 +126,7 @@ public static class MemoryTools
                 ["id"] = s.Item.Id,
                 ["content"] = s.Item.Content,
                 ["type"] = s.Item.Type.ToName(),
-                ["createdAt"] = s.Item.CreatedAt.UtcDateTime.ToString("O"),
+                ["createdAt"] = UtcTime.ToText(s.Item.CreatedAt),
                 ["score"] = Math.Round(s.Score.Total, 4),
             })]),
         };
@@ -168,7 +168,7 @@ public static class MemoryTools
                 ["role"] = m.Role,
                 ["content"] = m.Content,
                 ["sessionId"] = m.SessionId,
-                ["createdAt"] = m.CreatedAt.UtcDateTime.ToString("O"),
+                ["createdAt"] = UtcTime.ToText(m.CreatedAt),
             })]),
         };
     }
@@ -193,8 +193,11 @@ public static class MemoryTools
         public void Allow(params string[] names)
         {
             foreach (var p in _args.EnumerateObject())
-                if (!names.Contains(p.Name))
-                    throw new MemoryValidationException(p.Name, $"Unknown argument '{p.Name}'.");
+            {
+                var name = Text(() => p.Name, "arguments");
+                if (!names.Contains(name))
+                    throw new MemoryValidationException(name, $"Unknown argument '{name}'.");
+            }
         }
 
         public string? String(string name, int min, int max, bool required = true)
@@ -203,10 +206,23 @@ public static class MemoryTools
                 return required ? throw new MemoryValidationException(name, $"'{name}' is required.") : null;
             if (v.ValueKind != JsonValueKind.String)
                 throw new MemoryValidationException(name, $"'{name}' must be a string.");
-            var s = v.GetString()!;
+            var s = Text(() => v.GetString()!, name);
             if (s.Trim().Length < min) throw new MemoryValidationException(name, $"'{name}' must not be empty.");
             if (s.Length > max) throw new MemoryValidationException(name, $"'{name}' has {s.Length} characters; at most {max} are allowed.");
             return s;
+        }
+
+        /// <summary>A model's arguments can hold an escaped lone surrogate, which is no text: name the field.</summary>
+        private static string Text(Func<string> read, string name)
+        {
+            try
+            {
+                return read();
+            }
+            catch (InvalidOperationException)
+            {
+                throw new MemoryValidationException(name, $"'{name}' is not valid Unicode text: it holds a lone surrogate.");
+            }
         }
 
         public string Label(string name)

@@ -51,9 +51,9 @@ public sealed class MemoryUnitOfWork
     public MemoryEngine Engine => _engine;
 
     /// <summary>Makes the commit fail with a conflict unless the stored core still has this ETag.</summary>
+    /// <param name="etag">The stored ETag; null: core memory must still be unwritten.</param>
     public void RequireCoreETag(string? etag)
     {
-        if (etag is null) return;
         _requiredETag = etag;
         _etagRequired = true;
     }
@@ -277,7 +277,7 @@ public sealed class MemoryUnitOfWork
                 var fresh = await _engine.Store.GetCoreAsync(UserId, cancellationToken);
                 _storedCore = fresh;
                 var core = fresh ?? CoreMemory.CreateDefault(_engine.Limits.BlockLimit);
-                foreach (var edit in _coreEdits) core = edit.ApplyTo(core, _engine.Limits);
+                foreach (var edit in _coreEdits) core = edit.ReapplyTo(core, _engine.Limits);
                 _core = core;
                 // Real time, not the engine's clock: a backoff is no part of the memory model.
                 await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 2 + Math.Min(attempt, 10) * 5)), cancellationToken);

@@ -13,6 +13,8 @@ public sealed class MemoryLimits
     public int MetadataChars { get; set; } = 256;
     public int MaxTop { get; set; } = 20;
     public int MaxPageSize { get; set; } = 100;
+    /// <summary>A chat reply longer than this is a model failure, not a memory: nothing of the turn is kept.</summary>
+    public int ReplyChars { get; set; } = 32_000;
 }
 
 /// <summary>The forgetting model (section <c>Decay</c>). Defaults are the seed's numbers.</summary>
@@ -47,7 +49,7 @@ public sealed class DecayOptions
 public sealed class SearchOptions
 {
     /// <summary>Weight of the vector ranking in the reciprocal-rank fusion when embeddings exist; the lexical ranking has the rest.</summary>
-    public double VectorWeight { get; set; } = 0.5;
+    public double VectorWeight { get; set; } = 0.2;
     /// <summary>Candidates taken from each index before the ranking.</summary>
     public int Candidates { get; set; } = 50;
     /// <summary>An embedding call that takes longer is given up: the memory is stored without its vector, the search is lexical.</summary>

@@ -23,4 +23,4 @@ if (!string.IsNullOrWhiteSpace(builder.Configuration["APPLICATIONINSIGHTS_CONNEC
             o.Credential = clientId is null ? new DefaultAzureCredential() : new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(clientId));
     });
 }
-builder.Build().Run();
+return builder.Build().RunServerlessMemory();

@@ -6,7 +6,7 @@ namespace ServerlessMemory.Server;
 
 /// <summary>Runs the decay sweep on <c>Decay:Schedule</c>, as the Functions app's DecaySweep timer does.</summary>
 internal sealed partial class DecaySweepService(
-    MemoryEngine engine, IOptions<DecayOptions> options, IOptions<AuthOptions> auth, TimeProvider time,
+    MemoryEngine engine, IOptions<DecayOptions> options, TimeProvider time,
     ILogger<DecaySweepService> logger) : BackgroundService
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromDays(1);
@@ -14,7 +14,6 @@ internal sealed partial class DecaySweepService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var schedule = DecaySchedule.TryParse(options.Value.Schedule)!;
-        LogStart(logger, options.Value.Schedule, engine.Store.Name, auth.Value.HasKeys ? "keys required" : "no keys: loopback only");
         while (!stoppingToken.IsCancellationRequested)
         {
             var next = new DateTimeOffset(schedule.GetNextOccurrence(time.GetUtcNow().UtcDateTime), TimeSpan.Zero);
@@ -31,9 +30,6 @@ internal sealed partial class DecaySweepService(
             }
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "ServerlessMemory on the {Store} store ({Auth}); decay sweep on '{Schedule}'")]
-    private static partial void LogStart(ILogger logger, string schedule, string store, string auth);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Decay sweep failed; the next run picks up what it left")]
     private static partial void LogFailed(ILogger logger, Exception exception);

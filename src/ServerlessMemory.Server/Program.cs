@@ -9,7 +9,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServerlessMemory();
 builder.Services.AddMemoryOpenApi();
 builder.Services.AddHostedService<DecaySweepService>();
-builder.WebHost.UseLoopbackUnlessKeyed(builder.Configuration);
+var listen = builder.WebHost.UseLoopbackUnlessKeyed(builder.Configuration);
 
 var telemetry = builder.AddMemoryTelemetry()
     .WithTracing(t => t.AddAspNetCoreInstrumentation(o => o.EnrichWithHttpResponse = HostingExtensions.RedactPath))
@@ -18,11 +18,11 @@ if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOIN
     telemetry.UseOtlpExporter(); // traces, metrics and logs to the collector the standard OTEL_* variables name
 
 var app = builder.Build();
-app.UseExceptionHandler();
-app.UseStatusCodePages();
+app.UseServerlessMemoryErrors();
 app.MapMemoryApi();
 // The interactive reference over /api/openapi.json, in the self-host only.
 app.MapScalarApiReference("/api/docs", options => options.AddDocument("v1", "ServerlessMemory", "/api/openapi.json"));
-app.Run();
+app.ReportAddresses(listen);
+return app.RunServerlessMemory();
 
 public partial class Program;

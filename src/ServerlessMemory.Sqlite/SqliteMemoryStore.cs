@@ -235,6 +235,23 @@ public sealed class SqliteMemoryStore : IMemoryStore
         return version.ToString(CultureInfo.InvariantCulture);
     }
 
+    /// <summary>One transaction whose row count says whether this call deleted it: one of concurrent deletes wins.</summary>
+    public async Task<bool> DeleteArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default)
+    {
+        long? deleted;
+        await using var connection = Open();
+        await using (var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
+        {
+            await using var delete = Command(connection, "DELETE FROM archive WHERE user_id = $u AND id = $id RETURNING seq", ("$u", userId), ("$id", id));
+            deleted = await delete.ExecuteScalarAsync(cancellationToken) as long?;
+            if (deleted is { } seq)
+                await ExecuteAsync(connection, "DELETE FROM archive_terms WHERE rowid = $seq", cancellationToken, ("$seq", seq));
+            await tx.CommitAsync(cancellationToken);
+        }
+        if (deleted is { } removed) _vectors.Committed(userId, [], [removed]);
+        return deleted is not null;
+    }
+
     public async Task<ArchiveItem?> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default)
     {
         await using var connection = Open();

@@ -188,6 +188,14 @@ public sealed class ContextAndTurnsTests : IAsyncLifetime
         Assert.Equal("Summary: the user named the code word PELICAN.", (string?)context["summary"]);
         Assert.Contains("<earlier_conversation_summary>\nSummary: the user named the code word PELICAN.", (string)context["text"]!, StringComparison.Ordinal);
         Assert.Null((await Context(http, "folder", "what was the code word?", session: "other"))["summary"]);
+
+        // Fitted to a budget, the summary is cut first, keeping its newest end.
+        var budget = (int)context["tokens"]! - 3;
+        var cut = await Context(http, "folder", "what was the code word?", session: "s", tokens: budget);
+        Assert.True((int)cut["tokens"]! <= budget);
+        var kept = (string)cut["summary"]!;
+        Assert.True(kept.Length < "Summary: the user named the code word PELICAN.".Length);
+        Assert.EndsWith(kept, "Summary: the user named the code word PELICAN.", StringComparison.Ordinal);
     }
 
     [Fact]
@@ -202,16 +210,16 @@ public sealed class ContextAndTurnsTests : IAsyncLifetime
         await Problem(response, 503);
         Assert.NotNull(response.Headers.RetryAfter);
         Assert.Empty((await Ok(await http.GetAsync("/api/users/u/messages")))["items"]!.AsArray());
-        Assert.Null((string?)(await Ok(await http.GetAsync("/api/users/u/memory/core")))["etag"]);
+        Assert.Equal("\"0\"", (string?)(await Ok(await http.GetAsync("/api/users/u/memory/core")))["etag"]); // never written
     }
 
     [Fact]
-    public async Task Turns_without_a_model_are_a_503_and_store_nothing()
+    public async Task Turns_without_a_model_are_a_501_and_store_nothing()
     {
         using var service = new ServiceFactory();
         var http = service.Client();
 
-        await Problem(await PostTurns(http, "u", "s", ("user", "hello")), 503);
+        await Problem(await PostTurns(http, "u", "s", ("user", "hello")), 501);
 
         Assert.Empty((await Ok(await http.GetAsync("/api/users/u/messages")))["items"]!.AsArray());
     }

@@ -38,6 +38,9 @@ public sealed class ServiceFactory : WebApplicationFactory<Program>
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 3, 1, 8, 0, 0, TimeSpan.Zero));
 
+    /// <summary>What the service logged, at the levels <c>Logging:LogLevel</c> lets through (Warning by default).</summary>
+    public CapturedLogs Logs { get; } = new();
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         foreach (var (key, value) in Settings) builder.UseSetting(key, value);
@@ -45,6 +48,7 @@ public sealed class ServiceFactory : WebApplicationFactory<Program>
         {
             services.AddSingleton<TimeProvider>(Time);
             TestServices?.Invoke(services);
+            services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs);
         });
     }
 

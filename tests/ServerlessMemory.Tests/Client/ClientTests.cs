@@ -142,9 +142,10 @@ public sealed class ClientTests : IAsyncLifetime
         await Assert.ThrowsAsync<ServerlessMemoryRequestTooLargeException>(() =>
             memory.AddArchiveItemAsync("u", new NewArchiveMemory(new string('x', 70_000))));
 
-        var unavailable = await Assert.ThrowsAsync<ServerlessMemoryUnavailableException>(() => memory.ChatAsync("u", "hello"));
-        Assert.NotNull(unavailable.RetryAfter);
-        await Assert.ThrowsAsync<ServerlessMemoryUnavailableException>(() => memory.RecordTurnAsync("u", [TurnMessage.User("hello")]));
+        // No model configured: a 501, which no retry helps.
+        var notConfigured = await Assert.ThrowsAsync<ServerlessMemoryNotConfiguredException>(() => memory.ChatAsync("u", "hello"));
+        Assert.Equal((HttpStatusCode)501, notConfigured.StatusCode);
+        await Assert.ThrowsAsync<ServerlessMemoryNotConfiguredException>(() => memory.RecordTurnAsync("u", [TurnMessage.User("hello")]));
     }
 
     [Fact]

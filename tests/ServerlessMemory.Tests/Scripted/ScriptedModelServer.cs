@@ -17,14 +17,16 @@ public sealed record RecordedRequest(string Path, JsonObject Body);
 /// <summary>
 /// What the scripted model answers to a chat completion: text, tool calls, or a fault. <c>CallIds</c>
 /// gives the tool calls' ids (a null entry leaves the id out), as a faulty model might send them;
-/// by default each call gets a fresh id. Streamed (a request with <c>"stream": true</c>), the text
+/// by default each call gets a fresh id. A <c>RawBody</c> is sent as it is, with <c>Status</c>,
+/// for answers no real model should give. Streamed (a request with <c>"stream": true</c>), the text
 /// goes out in <see cref="Tokens"/> (else word by word), the first at <see cref="FirstTokenAt"/> and
 /// the last at <see cref="Delay"/>, evenly spaced; <see cref="BreakAfterFirstToken"/> drops the
 /// connection after the first.
 /// </summary>
 public sealed record ScriptedReply(string? Content = null, IReadOnlyList<(string Name, string ArgumentsJson)>? ToolCalls = null,
     int Status = 200, TimeSpan Delay = default, string? RetryAfter = null, int PromptTokens = 10, int CompletionTokens = 5,
-    IReadOnlyList<string?>? CallIds = null, TimeSpan FirstTokenAt = default, IReadOnlyList<string>? Tokens = null, bool BreakAfterFirstToken = false);
+    IReadOnlyList<string?>? CallIds = null, string? RawBody = null, TimeSpan FirstTokenAt = default, IReadOnlyList<string>? Tokens = null,
+    bool BreakAfterFirstToken = false);
 
 /// <summary>
 /// An OpenAI-compatible server on loopback, answering from a script: chat completions (with tool
@@ -120,6 +122,7 @@ public sealed class ScriptedModelServer : IAsyncDisposable
             return Results.Empty;
         }
         if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay, context.RequestAborted);
+        if (reply.RawBody is not null) return Results.Text(reply.RawBody, "application/json", System.Text.Encoding.UTF8, reply.Status);
         if (reply.Status != 200)
         {
             if (reply.RetryAfter is not null) context.Response.Headers.RetryAfter = reply.RetryAfter;

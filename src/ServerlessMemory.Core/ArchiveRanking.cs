@@ -50,6 +50,9 @@ public static class ArchiveRanking
     /// <summary>
     /// BM25 of each candidate, divided by what a memory of average length holding every query term
     /// once would score: about 1 for a full match, near 0 for one that shares only a common term.
+    /// A query term no memory holds is left out of that ideal: it tells no memory from another, and
+    /// a Chinese query is mostly such terms (its bigrams that straddle two words: 我在做什么项目 has
+    /// 我在, 在做, 做什, 么项 besides 项目), which would otherwise push every match under the floor.
     /// </summary>
     public static double[] Bm25(IReadOnlyList<string> queryTerms, IReadOnlyList<ArchiveCandidate> candidates, TermStatistics? statistics, SearchOptions options)
     {
@@ -68,6 +71,7 @@ public static class ArchiveRanking
         {
             var df = statistics?.DocumentFrequency.GetValueOrDefault(term) ?? docs.Count(d => d.Terms.ContainsKey(term));
             df = Math.Clamp(df, docs.Count(d => d.Terms.ContainsKey(term)), n);
+            if (df == 0) continue;
             var idf = Math.Log(1 + (n - df + 0.5) / (df + 0.5));
             ideal += idf;
             for (var i = 0; i < docs.Length; i++)

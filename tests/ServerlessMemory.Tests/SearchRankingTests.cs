@@ -49,6 +49,16 @@ public class SearchRankingTests
     }
 
     [Fact]
+    public void A_chinese_question_finds_the_one_memory_that_answers_it()
+    {
+        // The README's first search: one memory, and a question whose only shared term is 项目.
+        var statistics = new TermStatistics(1, new Dictionary<string, long> { ["项目"] = 1 });
+
+        Assert.Equal(["当前项目是客户流失预测"], Ranked("我在做什么项目", [Candidate("当前项目是客户流失预测")], statistics));
+        Assert.Equal(["当前项目是客户流失预测"], Ranked("我在做什么项目", [Candidate("当前项目是客户流失预测")]));
+    }
+
+    [Fact]
     public void A_query_of_stop_words_only_finds_nothing()
     {
         Assert.Empty(LexicalTerms.ForQuery("what is the and of it?"));

@@ -291,6 +291,9 @@ public sealed class FunctionsWorkerHost : IAsyncDisposable
         using var cancel = context.RequestAborted.Register(() =>
             _ = _channel.SendAsync(new StreamingMessage { InvocationCancel = new() { InvocationId = invocationId } }).AsTask());
 
+        // The response goes back as it comes, as the host's forwarder (YARP's IHttpForwarder) copies it: each read
+        // of the worker's body is written to the caller at once (Kestrel sends each write), nothing is buffered,
+        // so a streamed answer (Server-Sent Events) reaches the caller while the function still runs.
         using var response = await forwarding;
         context.Response.StatusCode = (int)response.StatusCode;
         foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))

@@ -140,13 +140,13 @@ public sealed class FunctionsWorkerHost : IAsyncDisposable
     }
 
     private async Task<InvocationOutcome> SendInvocationAsync(LoadedFunction function, string invocationId, IEnumerable<ParameterBinding> inputs,
-        IReadOnlyDictionary<string, TypedData> triggerMetadata, CancellationToken cancellationToken)
+        IReadOnlyDictionary<string, TypedData> triggerMetadata, CancellationToken cancellationToken, string? traceParent = null)
     {
         var request = new InvocationRequest
         {
             InvocationId = invocationId,
             FunctionId = function.Id,
-            TraceContext = new RpcTraceContext { TraceParent = System.Diagnostics.Activity.Current?.Id ?? "" },
+            TraceContext = new RpcTraceContext { TraceParent = traceParent ?? Activity.Current?.Id ?? "" },
         };
         request.InputData.AddRange(inputs);
         foreach (var (name, value) in triggerMetadata) request.TriggerMetadata[name] = value;
@@ -267,6 +267,13 @@ public sealed class FunctionsWorkerHost : IAsyncDisposable
             return;
         }
 
+        // The trace context of the host's own request span, which the invocation names as the worker's parent:
+        // it continues the caller's W3C trace (traceparent, sampled or not), as the host's request activity does,
+        // or starts a recorded one.
+        var caller = ActivityContext.TryParse(context.Request.Headers["traceparent"], context.Request.Headers["tracestate"], out var parsed) ? parsed : default;
+        var hostSpan = $"00-{(caller == default ? ActivityTraceId.CreateRandom() : caller.TraceId).ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-"
+            + (caller == default || caller.TraceFlags.HasFlag(ActivityTraceFlags.Recorded) ? "01" : "00");
+
         var invocationId = Guid.NewGuid().ToString();
         using var forward = new HttpRequestMessage(new HttpMethod(context.Request.Method),
             new Uri(_workerHttpUri!, context.Request.Path.Value + context.Request.QueryString.Value));
@@ -287,7 +294,7 @@ public sealed class FunctionsWorkerHost : IAsyncDisposable
         var forwarding = _toWorker.SendAsync(forward, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
         var metadata = routeValues.ToDictionary(v => v.Key, v => new TypedData { String = (string)v.Value! });
         var invocation = SendInvocationAsync(function, invocationId,
-            [new ParameterBinding { Name = trigger.Name, Data = new TypedData { Http = new RpcHttp() } }], metadata, CancellationToken.None);
+            [new ParameterBinding { Name = trigger.Name, Data = new TypedData { Http = new RpcHttp() } }], metadata, CancellationToken.None, hostSpan);
         using var cancel = context.RequestAborted.Register(() =>
             _ = _channel.SendAsync(new StreamingMessage { InvocationCancel = new() { InvocationId = invocationId } }).AsTask());
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -82,16 +83,20 @@ public static class LexicalTerms
     private static void Walk(string text, bool forQuery, Action<string> emit)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var word = new StringBuilder();
+        // A word is a span of the text (letters and digits are never cut apart); a CJK run is cut
+        // into characters, which may be surrogate pairs.
+        var wordStart = -1;
         var run = new StringBuilder();
 
-        void FlushWord()
+        void FlushWord(int end)
         {
-            if (word.Length == 0) return;
-            var w = word.ToString().ToLowerInvariant();
-            word.Clear();
-            if (forQuery && StopWords.Contains(w)) return;
-            emit(Stem(w));
+            if (wordStart < 0) return;
+            var word = text.AsSpan(wordStart, end - wordStart);
+            wordStart = -1;
+            Span<char> lower = word.Length <= 64 ? stackalloc char[word.Length] : new char[word.Length];
+            word.ToLowerInvariant(lower);
+            if (forQuery && StopWordsBySpan.Contains(lower)) return;
+            emit(Stem(lower));
         }
 
         void FlushRun()
@@ -107,36 +112,56 @@ public static class LexicalTerms
             for (var i = 0; i + 1 < units.Count; i++) emit(units[i] + units[i + 1]);
         }
 
+        var at = 0;
         foreach (var rune in text.EnumerateRunes())
         {
             if (IsCjk(rune))
             {
-                FlushWord();
+                FlushWord(at);
                 run.Append(rune.ToString());
             }
             else if (Rune.IsLetterOrDigit(rune))
             {
                 FlushRun();
-                word.Append(rune.ToString());
+                if (wordStart < 0) wordStart = at;
             }
             else
             {
-                FlushWord();
+                FlushWord(at);
                 FlushRun();
             }
+            at += rune.Utf16SequenceLength;
         }
-        FlushWord();
+        FlushWord(at);
         FlushRun();
     }
 
+    private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> StopWordsBySpan = StopWords.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    // Stemming is most of what tokenising costs, and a user's vocabulary is small: each word's stem
+    // is kept (up to a bound, then the memo starts again) so ranking a search's candidates stems
+    // few words.
+    private const int StemMemoSize = 50_000;
+    private static readonly ConcurrentDictionary<string, string> StemMemo = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> StemMemoBySpan =
+        StemMemo.GetAlternateLookup<ReadOnlySpan<char>>();
+
     /// <summary>The Snowball (Porter2) English stem of a lower-case word; words with digits or outside Latin letters stay as they are.</summary>
-    private static string Stem(string word)
+    private static string Stem(ReadOnlySpan<char> word)
     {
-        if (word.Length < 3 || !word.All(c => c is >= 'a' and <= 'z')) return word;
-        var stemmer = t_stemmer ??= new EnglishStemmer();
-        stemmer.SetCurrent(word);
-        stemmer.Stem();
-        return stemmer.Current;
+        if (StemMemoBySpan.TryGetValue(word, out var known)) return known;
+        var text = word.ToString();
+        var stem = text;
+        if (text.Length >= 3 && text.All(c => c is >= 'a' and <= 'z'))
+        {
+            var stemmer = t_stemmer ??= new EnglishStemmer();
+            stemmer.SetCurrent(text);
+            stemmer.Stem();
+            stem = stemmer.Current;
+        }
+        if (StemMemo.Count >= StemMemoSize) StemMemo.Clear();
+        StemMemo.TryAdd(text, stem);
+        return stem;
     }
 
     private static bool IsCjk(Rune rune)

@@ -26,6 +26,7 @@ public sealed class SqliteMemoryStore : IMemoryStore
 
     private readonly string _connectionString;
     private readonly VectorCache _vectors;
+    private readonly PostingsCache _postings = new(capacity: 4_000_000); // rows: 32 MB
 
     public SqliteMemoryStore(string path, int vectorCacheMegabytes = DefaultVectorCacheMegabytes)
     {
@@ -186,6 +187,7 @@ public sealed class SqliteMemoryStore : IMemoryStore
         }
 
         _vectors.Committed(userId, added, removed);
+        if (changes.ArchiveAdds.Count > 0 || changes.ArchiveRenewals.Count > 0 || changes.ArchiveDeletes.Count > 0) _postings.Changed(userId);
         return new(etag, skipped);
     }
 
@@ -248,7 +250,11 @@ public sealed class SqliteMemoryStore : IMemoryStore
                 await ExecuteAsync(connection, "DELETE FROM archive_terms WHERE rowid = $seq", cancellationToken, ("$seq", seq));
             await tx.CommitAsync(cancellationToken);
         }
-        if (deleted is { } removed) _vectors.Committed(userId, [], [removed]);
+        if (deleted is { } removed)
+        {
+            _vectors.Committed(userId, [], [removed]);
+            _postings.Changed(userId);
+        }
         return deleted is not null;
     }
 
@@ -288,21 +294,9 @@ public sealed class SqliteMemoryStore : IMemoryStore
     {
         ArgumentNullException.ThrowIfNull(terms);
         await using var connection = Open();
-        var seqs = new List<long>();
-        TermStatistics? statistics = null;
-        if (terms.Count > 0 && limit > 0)
-        {
-            statistics = await StatisticsAsync(connection, userId, terms, cancellationToken);
-            var weighted = statistics.DocumentFrequency.Where(t => t.Value > 0)
-                .Select(t => (Term: t.Key, Weight: Math.Log(1 + (statistics.Documents - t.Value + 0.5) / (t.Value + 0.5))))
-                .ToList();
-            if (weighted.Count > 0)
-            {
-                await using var command = Command(connection, WeightedMatch("archive_terms", userId, weighted, limit, out var parameters), parameters);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken)) seqs.Add(reader.GetInt64(0));
-            }
-        }
+        var (seqs, statistics) = terms.Count > 0 && limit > 0
+            ? await LexicalCandidatesAsync(connection, userId, terms, limit, cancellationToken)
+            : ([], null);
 
         float[]? query = null;
         VectorIndex? index = null;
@@ -317,7 +311,8 @@ public sealed class SqliteMemoryStore : IMemoryStore
         if (seqs.Count == 0) return new([], statistics);
 
         var rows = await ReadItemsAsync(connection,
-            $"SELECT {ItemColumns} FROM archive WHERE user_id = $u AND seq IN (SELECT value FROM json_each($seqs))",
+            // `+user_id`: look each row up by its key; the user's index would read all their rows.
+            $"SELECT {ItemColumns} FROM archive WHERE +user_id = $u AND seq IN (SELECT value FROM json_each($seqs))",
             cancellationToken, ("$u", userId), ("$seqs", JsonSerializer.Serialize(seqs)));
         var order = seqs.Select((seq, i) => (seq, i)).ToDictionary(x => x.seq, x => x.i);
         return new([.. rows.OrderBy(r => order[r.Seq]).Select(r => new ArchiveCandidate(r.Item, query is null ? null : index!.Similarity(query, r.Seq)))],
@@ -325,23 +320,71 @@ public sealed class SqliteMemoryStore : IMemoryStore
     }
 
     /// <summary>
-    /// The user's memory count and each term's document frequency, from the postings (each count
-    /// stops at <see cref="FrequencyCap"/>: past it a term is common whatever its exact count).
+    /// The rows with the highest sum of their query terms' BM25 weights (rare terms first), newest
+    /// first among equals, and the statistics the weights come from: the user's memory count and
+    /// each term's document frequency. Each term's newest <see cref="PostingsPerTerm"/> postings are
+    /// read once, in one statement, and summed here (SQLite's GROUP BY and sort of the same rows cost
+    /// twice as much); only a term with more postings than that has its frequency counted apart, up
+    /// to <see cref="FrequencyCap"/> (past it a term is common whatever its exact count), so a very
+    /// common term costs the same at 10k memories as at 1M.
     /// </summary>
-    private static async Task<TermStatistics> StatisticsAsync(SqliteConnection connection, string userId, IReadOnlyList<string> terms, CancellationToken cancellationToken)
+    private async Task<(List<long> Seqs, TermStatistics Statistics)> LexicalCandidatesAsync(
+        SqliteConnection connection, string userId, IReadOnlyList<string> terms, int limit, CancellationToken cancellationToken)
+    {
+        var version = _postings.VersionOf(userId);
+        var used = terms.Take(MaxQueryTerms).ToList();
+        var lists = new Postings?[used.Count];
+        for (var i = 0; i < used.Count; i++)
+            if (_postings.TryGet(userId, used[i], out var held)) lists[i] = held;
+        if (!_postings.TryGet(userId, "", out var count) || lists.Any(l => l is null))
+            count = await ReadPostingsAsync(connection, userId, used, lists, version, cancellationToken);
+
+        var sums = new Dictionary<long, double>();
+        var frequency = new Dictionary<string, long>(StringComparer.Ordinal);
+        for (var i = 0; i < used.Count; i++)
+        {
+            var df = frequency[used[i]] = lists[i]!.Frequency;
+            var weight = Math.Log(1 + (count.Frequency - df + 0.5) / (df + 0.5));
+            foreach (var seq in lists[i]!.Seqs) sums[seq] = sums.GetValueOrDefault(seq) + weight;
+        }
+        var seqs = sums.OrderByDescending(s => s.Value).ThenByDescending(s => s.Key).Take(limit).Select(s => s.Key).ToList();
+        return (seqs, new(count.Frequency, frequency));
+    }
+
+    /// <summary>Reads the posting lists <paramref name="lists"/> lacks, and the memory count, filing them under <paramref name="version"/>.</summary>
+    private async Task<Postings> ReadPostingsAsync(
+        SqliteConnection connection, string userId, List<string> terms, Postings?[] lists, long version, CancellationToken cancellationToken)
     {
         var owner = Owner(userId);
-        var used = terms.Take(MaxQueryTerms).ToList();
-        var parameters = new List<(string, object?)> { ("$u", userId) };
-        parameters.AddRange(used.Select((t, i) => ($"$t{i}", (object?)Phrase(owner, t))));
-        var counts = string.Concat(used.Select((_, i) =>
-            $", (SELECT count(*) FROM (SELECT 1 FROM archive_terms WHERE archive_terms MATCH $t{i} LIMIT {FrequencyCap}))"));
-        await using var command = Command(connection, $"SELECT (SELECT count(*) FROM archive WHERE user_id = $u){counts}", [.. parameters]);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        var frequency = new Dictionary<string, long>(StringComparer.Ordinal);
-        for (var i = 0; i < used.Count; i++) frequency[used[i]] = reader.GetInt64(i + 1);
-        return new(reader.GetInt64(0), frequency);
+        var missing = Enumerable.Range(0, terms.Count).Where(i => lists[i] is null).ToList();
+        var phrases = missing.Select(i => ($"$t{i}", (object?)Phrase(owner, terms[i]))).ToArray();
+        var read = missing.ToDictionary(i => i, _ => new List<long>());
+        if (missing.Count > 0)
+        {
+            var union = string.Join(" UNION ALL ", missing.Select(i =>
+                $"SELECT {i}, rowid FROM (SELECT rowid FROM archive_terms WHERE archive_terms MATCH $t{i} ORDER BY rowid DESC LIMIT {PostingsPerTerm})"));
+            await using var command = Command(connection, union, phrases);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (reader.Read()) read[reader.GetInt32(0)].Add(reader.GetInt64(1));
+        }
+
+        var common = missing.Where(i => read[i].Count >= PostingsPerTerm).ToList();
+        var counts = string.Concat(common.Select(i => $", (SELECT count(*) FROM (SELECT 1 FROM archive_terms WHERE archive_terms MATCH $t{i} LIMIT {FrequencyCap}))"));
+        await using (var command = Command(connection, $"SELECT (SELECT count(*) FROM archive WHERE user_id = $u){counts}",
+                         [("$u", userId), .. common.Select(i => phrases[missing.IndexOf(i)])]))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.ReadAsync(cancellationToken);
+            var documents = new Postings(version, [], reader.GetInt64(0));
+            _postings.Add(userId, "", documents);
+            foreach (var i in missing)
+            {
+                var c = common.IndexOf(i);
+                lists[i] = new Postings(version, [.. read[i]], c < 0 ? read[i].Count : reader.GetInt64(c + 1));
+                _postings.Add(userId, terms[i], lists[i]!);
+            }
+            return documents;
+        }
     }
 
     public async Task<Page<ConversationMessage>> ListMessagesAsync(
@@ -400,6 +443,7 @@ public sealed class SqliteMemoryStore : IMemoryStore
             await tx.CommitAsync(cancellationToken);
         }
         _vectors.Forget(userId);
+        _postings.Changed(userId);
     }
 
     public async Task<SweepResult> SweepAsync(DateTimeOffset now, TimeSpan budget, CancellationToken cancellationToken = default)
@@ -434,6 +478,7 @@ public sealed class SqliteMemoryStore : IMemoryStore
             {
                 users.Add(group.Key);
                 _vectors.Committed(group.Key, [], [.. group.Select(d => d.Seq)]);
+                _postings.Changed(group.Key);
             }
             if (due.Count < SweepBatch) break;
         }
@@ -514,19 +559,6 @@ public sealed class SqliteMemoryStore : IMemoryStore
         var postings = string.Join(" UNION ALL ", used.Select((_, i) =>
             $"SELECT * FROM (SELECT rowid FROM {table} WHERE {table} MATCH $t{i} ORDER BY rowid DESC LIMIT {PostingsPerTerm})"));
         return $"SELECT rowid FROM ({postings}) GROUP BY rowid ORDER BY count(*) DESC, rowid DESC LIMIT {limit}";
-    }
-
-    /// <summary>
-    /// The rows with the highest sum of their terms' weights, newest first among equals; each term
-    /// reads at most <see cref="PostingsPerTerm"/> of its newest rows, as <see cref="CoordinateMatch"/>.
-    /// </summary>
-    private static string WeightedMatch(string table, string userId, IReadOnlyList<(string Term, double Weight)> terms, int limit, out (string, object?)[] parameters)
-    {
-        var owner = Owner(userId);
-        parameters = [.. terms.SelectMany((t, i) => new[] { ($"$t{i}", (object?)Phrase(owner, t.Term)), ($"$w{i}", (object?)t.Weight) })];
-        var postings = string.Join(" UNION ALL ", terms.Select((_, i) =>
-            $"SELECT rowid, $w{i} AS w FROM (SELECT rowid FROM {table} WHERE {table} MATCH $t{i} ORDER BY rowid DESC LIMIT {PostingsPerTerm})"));
-        return $"SELECT rowid FROM ({postings}) GROUP BY rowid ORDER BY sum(w) DESC, rowid DESC LIMIT {limit}";
     }
 
     /// <summary>An FTS5 string (a phrase, so no query syntax in a term can act) of one owner-prefixed term.</summary>

@@ -231,6 +231,41 @@ public abstract class MemoryStoreContract
     }
 
     [Fact]
+    public virtual async Task What_a_search_counts_follows_every_add_delete_and_sweep_that_came_before_it()
+    {
+        var user = NewUser();
+        var past = new DateTimeOffset(2001, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var coffee = LexicalTerms.ForQuery("coffee");
+        async Task<(string[] Found, long? Documents, long? Frequency)> SearchAsync()
+        {
+            var found = await Store.FindArchiveCandidatesWithStatisticsAsync(user, coffee, null, 10);
+            return ([.. found.Items.Select(c => c.Item.Content).Order(StringComparer.Ordinal)], found.Statistics?.Documents,
+                found.Statistics?.DocumentFrequency.GetValueOrDefault(coffee[0]));
+        }
+        static void Counted((string[] Found, long? Documents, long? Frequency) search, string[] found, long documents)
+        {
+            Assert.Equal(found, search.Found);
+            // A store without statistics leaves them to the ranking; one with them must have them right.
+            if (search.Documents is not null) Assert.Equal((documents, found.Length), (search.Documents.Value, search.Frequency!.Value));
+        }
+
+        await Store.CommitAsync(user, new() { ArchiveAdds = [Item("black coffee"), Item("tea", forgetAt: past)] });
+        Counted(await SearchAsync(), ["black coffee"], 2);
+
+        await Store.CommitAsync(user, new() { ArchiveAdds = [Item("coffee with milk", forgetAt: past.AddHours(-1)), Item("iced coffee")] });
+        Counted(await SearchAsync(), ["black coffee", "coffee with milk", "iced coffee"], 4);
+
+        await Store.DeleteArchiveItemAsync(user, LexicalTerms.ContentHash("black coffee"));
+        Counted(await SearchAsync(), ["coffee with milk", "iced coffee"], 3);
+
+        await Store.SweepAsync(past.AddHours(1), TimeSpan.FromMinutes(1));
+        Counted(await SearchAsync(), ["iced coffee"], 1);
+
+        await Store.DeleteUserAsync(user);
+        Counted(await SearchAsync(), [], 0);
+    }
+
+    [Fact]
     public virtual async Task Deleting_a_user_removes_every_document()
     {
         var (user, other) = (NewUser(), NewUser());

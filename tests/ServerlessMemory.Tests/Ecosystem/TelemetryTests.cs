@@ -14,6 +14,7 @@ using static ServerlessMemory.Tests.Chat.ChatRequests;
 namespace ServerlessMemory.Tests.Ecosystem;
 
 /// <summary>A chat turn's traces and metrics, through the self-host's own OpenTelemetry setup into the in-memory exporter.</summary>
+[Collection(TelemetryCollection.Name)]
 public sealed class TelemetryTests : IAsyncLifetime
 {
     private const string Secret = "my secret churn project with XGBoost";
@@ -183,4 +184,14 @@ public sealed class TelemetryTests : IAsyncLifetime
             return null;
         }
     }
+}
+
+/// <summary>
+/// Meters and activity sources are process-wide: a turn run by any other test meanwhile would be
+/// counted in these tests' metrics, so they run while no other test does.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TelemetryCollection
+{
+    public const string Name = "Telemetry: nothing else runs";
 }

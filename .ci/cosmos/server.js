@@ -21,6 +21,8 @@
 //   409 on a create of what exists, 404 on what is gone), every other one 424; patch included.
 //   The .NET SDK sends batches in its binary HybridRow form; the tests' request handler turns
 //   them into this JSON form and the answer back (tests/.../Cosmos/BatchWireFormat.cs).
+// - request charges: every response has `x-ms-request-charge` (the package sends 1 RU); a batch's
+//   is the sum of its operations' charges (1 RU each, 0 when it failed), as its operation results say.
 "use strict";
 
 const lib = "@vercel/cosmosdb-server/lib";
@@ -152,16 +154,26 @@ batchDocuments.default = async (account, req, res, { dbId, collId }) => {
     items._index = snapshot.index;
     items._ridCount = snapshot.rids;
     res.statusCode = results[failed].statusCode;
+    chargeOnce(res, 0);
     return body.map((_, i) => ({ statusCode: i === failed ? results[failed].statusCode : 424, requestCharge: 0 }));
   }
   res.statusCode = 200;
-  return results.map(r => ({
+  const answers = results.map(r => ({
     statusCode: r.statusCode,
     requestCharge: r.statusCode >= 400 ? 0 : 1,
     eTag: r.body ? r.body._etag : undefined,
     resourceBody: r.statusCode >= 400 ? undefined : r.body,
   }));
+  chargeOnce(res, answers.reduce((sum, a) => sum + a.requestCharge, 0));
+  return answers;
 };
+
+// A response's x-ms-request-charge, which the package's own "1" (set after the handler) must not replace.
+function chargeOnce(res, units) {
+  const setHeader = res.setHeader.bind(res);
+  setHeader("x-ms-request-charge", String(units));
+  res.setHeader = (name, value) => (String(name).toLowerCase() === "x-ms-request-charge" ? res : setHeader(name, value));
+}
 
 const { createHttpsServer } = require("@vercel/cosmosdb-server");
 

@@ -30,8 +30,8 @@ public sealed partial class LocalCosmosServer : IAsyncLifetime
             ? null
             : "The local Cosmos DB server is not installed: run `npm ci --prefix .ci/cosmos` (needs node 20+).";
 
-    /// <summary>Every request the SDK sent, for tests that check what went over the wire.</summary>
-    public ConcurrentQueue<(string Method, string Path, bool IsBatch)> Requests { get; } = new();
+    /// <summary>Every request the SDK sent (with its operations: a batch's count, else 1), for tests that check what went over the wire.</summary>
+    public ConcurrentQueue<(string Method, string Path, bool IsBatch, int Operations)> Requests { get; } = new();
 
     public CosmosStoreOptions Options { get; } = new()
     {
@@ -120,16 +120,20 @@ public sealed partial class LocalCosmosServer : IAsyncLifetime
     private static partial Regex ReadyLine();
 
     /// <summary>Records every request, and carries batches in the JSON form the local server reads.</summary>
-    private sealed class RecordingHandler(ConcurrentQueue<(string, string, bool)> requests) : RequestHandler
+    private sealed class RecordingHandler(ConcurrentQueue<(string, string, bool, int)> requests) : RequestHandler
     {
         public override async Task<ResponseMessage> SendAsync(RequestMessage request, CancellationToken cancellationToken)
         {
             var isBatch = request.Headers.TryGetValue("x-ms-cosmos-is-batch-request", out var batch) &&
                           string.Equals(batch, "True", StringComparison.OrdinalIgnoreCase);
-            requests.Enqueue((request.Method.Method, request.RequestUri?.OriginalString ?? "", isBatch));
-            if (!isBatch) return await base.SendAsync(request, cancellationToken);
+            if (!isBatch)
+            {
+                requests.Enqueue((request.Method.Method, request.RequestUri?.OriginalString ?? "", false, 1));
+                return await base.SendAsync(request, cancellationToken);
+            }
 
             var operations = await BatchWireFormat.ReadRequestAsync(request.Content);
+            requests.Enqueue((request.Method.Method, request.RequestUri?.OriginalString ?? "", true, operations.Count));
             request.Content = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(operations.ToJsonString()));
             var response = await base.SendAsync(request, cancellationToken);
             // A successful batch's JSON answer is the content; a failed one's reaches this handler only

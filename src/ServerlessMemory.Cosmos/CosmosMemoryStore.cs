@@ -193,6 +193,19 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
         return document?.ToItem();
     }
 
+    /// <summary>A point delete: the service answers one of concurrent deletes 204 and the rest 404, so exactly one says it deleted it.</summary>
+    public async Task<bool> DeleteArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default)
+    {
+        var meter = RequestMeter.Start();
+        var container = await ContainerAsync(cancellationToken);
+        using var response = await container.DeleteItemStreamAsync(ArchiveDocument.DocumentId(id), new PartitionKey(userId), cancellationToken: cancellationToken);
+        meter.Add(response.Headers.RequestCharge);
+        Log(nameof(DeleteArchiveItemAsync), userId, meter);
+        if (response.StatusCode == HttpStatusCode.NotFound) return false;
+        response.EnsureSuccessStatusCode();
+        return true;
+    }
+
     public async Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default)
     {
         var meter = RequestMeter.Start();

@@ -34,6 +34,7 @@ public sealed class CosmosStoreTests(CosmosContractContainer container) : Memory
     [CosmosFact] public override Task Messages_list_newest_first_per_session_and_are_searchable() => base.Messages_list_newest_first_per_session_and_are_searchable();
     [CosmosFact] public override Task Session_summaries_are_written_with_optimistic_concurrency() => base.Session_summaries_are_written_with_optimistic_concurrency();
     [CosmosFact] public override Task Deleting_an_archive_item_removes_it_from_search() => base.Deleting_an_archive_item_removes_it_from_search();
+    [CosmosFact] public override Task Of_concurrent_deletes_of_one_item_exactly_one_says_it_deleted_it() => base.Of_concurrent_deletes_of_one_item_exactly_one_says_it_deleted_it();
     [CosmosFact] public override Task What_a_search_counts_follows_every_add_delete_and_sweep_that_came_before_it() => base.What_a_search_counts_follows_every_add_delete_and_sweep_that_came_before_it();
     [CosmosFact] public override Task Deleting_a_user_removes_every_document() => base.Deleting_a_user_removes_every_document();
     [CosmosFact] public override Task The_sweep_forgets_what_is_due_and_nothing_else_and_can_run_again() => base.The_sweep_forgets_what_is_due_and_nothing_else_and_can_run_again();

@@ -231,6 +231,20 @@ public abstract class MemoryStoreContract
     }
 
     [Fact]
+    public virtual async Task Of_concurrent_deletes_of_one_item_exactly_one_says_it_deleted_it()
+    {
+        var user = NewUser();
+        var item = Item("deleted by twenty at once");
+        await Store.CommitAsync(user, new() { ArchiveAdds = [item] });
+
+        var deleted = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(() => Store.DeleteArchiveItemAsync(user, item.Id))));
+
+        Assert.Equal(1, deleted.Count(d => d));
+        Assert.Null(await Store.GetArchiveItemAsync(user, item.Id));
+        Assert.False(await Store.DeleteArchiveItemAsync(user, item.Id));
+    }
+
+    [Fact]
     public virtual async Task What_a_search_counts_follows_every_add_delete_and_sweep_that_came_before_it()
     {
         var user = NewUser();

@@ -8,8 +8,8 @@ using static ServerlessMemory.Tests.Chat.ChatRequests;
 
 namespace ServerlessMemory.Tests.Chat;
 
-/// <summary>An event of a streamed turn, and when it arrived.</summary>
-public sealed record ReceivedEvent(string Type, JsonObject Data, TimeSpan At);
+/// <summary>An event of a streamed turn, and when it arrived (since the request, and as a <see cref="Stopwatch.GetTimestamp"/>).</summary>
+public sealed record ReceivedEvent(string Type, JsonObject Data, TimeSpan At, long Timestamp);
 
 /// <summary>Streamed chat turns (<c>Accept: text/event-stream</c>) over HTTP against the self-host, the scripted model streaming.</summary>
 public sealed class ChatStreamingTests : IAsyncLifetime
@@ -34,7 +34,7 @@ public sealed class ChatStreamingTests : IAsyncLifetime
         if (response.Content.Headers.ContentType?.MediaType != "text/event-stream") return (response, events);
         await using var body = await response.Content.ReadAsStreamAsync();
         await foreach (var item in SseParser.Create(body).EnumerateAsync())
-            events.Add(new(item.EventType, JsonNode.Parse(item.Data)!.AsObject(), clock.Elapsed));
+            events.Add(new(item.EventType, JsonNode.Parse(item.Data)!.AsObject(), clock.Elapsed, Stopwatch.GetTimestamp()));
         return (response, events);
     }
 
@@ -57,6 +57,7 @@ public sealed class ChatStreamingTests : IAsyncLifetime
         Assert.Equal(200, (int)response.StatusCode);
         Assert.Equal(["delta", "delta", "delta", "delta", "delta", "done"], events.Select(e => e.Type));
         Assert.Equal(tokens, events.Where(e => e.Type == "delta").Select(e => (string?)e.Data["text"]));
+        Assert.True(events[0].Timestamp < _model.StreamedAnswersDone.Single(), "the first delta came after the model was done");
         var first = events[0].At;
         var done = events[^1].At;
         Assert.True(done - first > TimeSpan.FromMilliseconds(1000), $"the first delta came at {first.TotalMilliseconds:F0} ms, done at {done.TotalMilliseconds:F0} ms");

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using static ServerlessMemory.Tests.Api.HttpAssert;
@@ -23,6 +24,7 @@ public sealed class FunctionsHostChatStreamingTests(ModelledFunctionsAppFixture 
             : new(string.Concat(tokens), Tokens: tokens, FirstTokenAt: TimeSpan.FromMilliseconds(200), Delay: TimeSpan.FromMilliseconds(2000));
         var http = app.Client();
         var user = NewUser();
+        var answered = app.Model.StreamedAnswersDone.Count;
 
         var (response, events) = await Stream(http, user, "我在做什么项目？");
 
@@ -30,7 +32,10 @@ public sealed class FunctionsHostChatStreamingTests(ModelledFunctionsAppFixture 
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal(["delta", "delta", "delta", "delta", "delta", "done"], events.Select(e => e.Type));
         Assert.Equal(tokens, events.Where(e => e.Type == "delta").Select(e => (string?)e.Data["text"]));
-        // The model spends 1.8 s between its first and last token: a host that buffered the answer would deliver all at once.
+        // The first delta came while the model was still answering, and the model spends 1.8 s between its
+        // first and last token: a host that buffered the answer would deliver everything at once, after it.
+        var modelDone = app.Model.StreamedAnswersDone.Skip(answered).Single();
+        Assert.True(events[0].Timestamp < modelDone, $"the first delta came {Stopwatch.GetElapsedTime(modelDone, events[0].Timestamp).TotalMilliseconds:F0} ms after the model was done");
         var (first, done) = (events[0].At, events[^1].At);
         Assert.True(done - first > TimeSpan.FromMilliseconds(1000), $"the first delta came at {first.TotalMilliseconds:F0} ms, done at {done.TotalMilliseconds:F0} ms{Environment.NewLine}{app.Host.Logs}");
         Assert.Equal(string.Concat(tokens), (string?)events[^1].Data["reply"]);

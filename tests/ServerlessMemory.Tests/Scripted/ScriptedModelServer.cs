@@ -40,6 +40,9 @@ public sealed class ScriptedModelServer : IAsyncDisposable
 
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
 
+    /// <summary>When each streamed answer was done (its last chunk sent, <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>), in order.</summary>
+    public ConcurrentQueue<long> StreamedAnswersDone { get; } = new();
+
     /// <summary>The embedding of a text; by default a bag of its lexical terms hashed into 64 dimensions.</summary>
     public Func<string, float[]> Embed { get; set; } = HashedTerms;
 
@@ -167,7 +170,7 @@ public sealed class ScriptedModelServer : IAsyncDisposable
     }
 
     /// <summary>OpenAI's streaming wire format: <c>chat.completion.chunk</c> events, usage last when asked for, then <c>[DONE]</c>.</summary>
-    private static async Task Stream(HttpContext context, JsonObject body, ScriptedReply reply)
+    private async Task Stream(HttpContext context, JsonObject body, ScriptedReply reply)
     {
         var aborted = context.RequestAborted;
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -231,6 +234,7 @@ public sealed class ScriptedModelServer : IAsyncDisposable
                 ["total_tokens"] = reply.PromptTokens + reply.CompletionTokens,
             });
         }
+        StreamedAnswersDone.Enqueue(System.Diagnostics.Stopwatch.GetTimestamp());
         await context.Response.WriteAsync("data: [DONE]\n\n", aborted);
     }
 

@@ -31,6 +31,10 @@ public static class ServerlessMemoryExtensions
             .Validate(o => o.FlushInterval >= TimeSpan.Zero && o.MaxPending > 0, "Memory:Accesses needs a FlushInterval of zero or more and a positive MaxPending.")
             .ValidateOnStart();
         services.AddHostedService<AccessFlushService>();
+        services.AddOptions<VectorBackfillOptions>().BindConfiguration("Memory:Backfill")
+            .Validate(o => o.Interval >= TimeSpan.Zero && o.BatchSize is > 0 and <= 2048 && o.Budget > TimeSpan.Zero,
+                "Memory:Backfill needs an Interval of zero (off) or more, a BatchSize from 1 to 2048 and a positive Budget.")
+            .ValidateOnStart();
         services.AddOptions<DecayOptions>().BindConfiguration("Decay")
             .Validate(o => o.Threshold > 0 && o.Rates.Values.All(r => r >= 0), "Decay__Threshold must be positive and Decay__Rates__<type> not negative.")
             .Validate(o => DecaySchedule.TryParse(o.Schedule) is not null, "Decay__Schedule must be NCRONTAB with seconds (six fields), e.g. '0 0 * * * *' for hourly.")

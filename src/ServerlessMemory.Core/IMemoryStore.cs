@@ -75,4 +75,22 @@ public interface IMemoryStore
     /// those, in batches until none are left or the budget is spent. Safe to stop and run again.
     /// </summary>
     Task<SweepResult> SweepAsync(DateTimeOffset now, TimeSpan budget, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> archive items stored without their vector (during an embedding
+    /// outage) and not forgotten by <paramref name="now"/>: of one user, or of every user when
+    /// <paramref name="userId"/> is null. Read through an index of such items only, so the cost follows
+    /// what is missing, not what is stored. A store that keeps no such index finds none.
+    /// </summary>
+    Task<IReadOnlyList<PendingVector>> FindArchiveItemsWithoutVectorAsync(string? userId, DateTimeOffset now, int limit, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<PendingVector>>([]);
+
+    /// <summary>
+    /// Stores the vector of an item <see cref="FindArchiveItemsWithoutVectorAsync"/> found, and
+    /// nothing else of it: only if it is still stored without one, unchanged since it was found (where
+    /// the store can tell) and not forgotten by <paramref name="now"/>. False when it was not written
+    /// (deleted, renewed, changed or forgotten meanwhile: a later run finds it again if it still lacks one).
+    /// </summary>
+    Task<bool> SetArchiveVectorAsync(PendingVector item, ReadOnlyMemory<float> vector, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        Task.FromResult(false);
 }

@@ -19,7 +19,7 @@ public sealed record NewMemory(
 /// The memory engine's entry point: what both hosts and the chat turn call. Every operation is
 /// scoped to one user and runs as a <see cref="MemoryUnitOfWork"/> that commits all or nothing.
 /// </summary>
-public sealed class MemoryEngine(
+public sealed partial class MemoryEngine(
     IMemoryStore store,
     IOptions<DecayOptions> decay,
     IOptions<MemoryLimits> limits,
@@ -27,7 +27,8 @@ public sealed class MemoryEngine(
     TimeProvider time,
     ILogger<MemoryEngine> logger,
     IEmbeddingGenerator<string, Embedding<float>>? embedder = null,
-    IOptions<AccessOptions>? accesses = null)
+    IOptions<AccessOptions>? accesses = null,
+    IOptions<VectorBackfillOptions>? backfill = null)
 {
     public IMemoryStore Store { get; } = store;
     public DecayModel Decay { get; } = new(decay.Value);
@@ -35,6 +36,7 @@ public sealed class MemoryEngine(
     public SearchOptions Search { get; } = search.Value;
     public TimeProvider Time { get; } = time;
     public IEmbeddingGenerator<string, Embedding<float>>? Embedder { get; } = embedder;
+    public VectorBackfillOptions Backfill { get; } = backfill?.Value ?? new();
     internal ILogger Logger { get; } = logger;
 
     /// <summary>Where searches note their accesses, written in batches; null (a zero interval) writes them with each search.</summary>
@@ -149,21 +151,34 @@ public sealed class MemoryEngine(
     internal async Task<(ReadOnlyMemory<float>? Vector, bool Failed)> TryEmbedAsync(string text, CancellationToken cancellationToken)
     {
         if (Embedder is null) return (null, false);
-        // Real time, not the engine's clock: an outage is no part of the memory model.
-        if (Environment.TickCount64 < Interlocked.Read(ref _embeddingsPausedUntil)) return (null, true);
+        var vectors = await TryEmbedAsync([text], cancellationToken);
+        // Typed: a bare null would convert to an empty vector (ReadOnlyMemory's conversion from an array), not to none.
+        return vectors is null ? ((ReadOnlyMemory<float>?)null, true) : (vectors[0], false);
+    }
+
+    /// <summary>True while embeddings are not asked for, after a failure (<see cref="SearchOptions.EmbeddingPause"/>).</summary>
+    // Real time, not the engine's clock: an outage is no part of the memory model.
+    internal bool EmbeddingsPaused => Environment.TickCount64 < Interlocked.Read(ref _embeddingsPausedUntil);
+
+    /// <summary>The texts' embeddings in one call, within the timeout; null when paused, failed or too slow (which starts a pause).</summary>
+    internal async Task<IReadOnlyList<ReadOnlyMemory<float>>?> TryEmbedAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken)
+    {
+        if (Embedder is null || EmbeddingsPaused) return null;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(Search.EmbeddingTimeout);
         try
         {
-            var embedding = await Embedder.GenerateAsync(text, cancellationToken: deadline.Token);
-            return (embedding.Vector, false);
+            var embeddings = await Embedder.GenerateAsync(texts, cancellationToken: deadline.Token);
+            if (embeddings.Count != texts.Count)
+                throw new InvalidOperationException($"The embedding model answered {embeddings.Count} embeddings for {texts.Count} texts.");
+            return [.. embeddings.Select(e => e.Vector)];
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             Interlocked.Exchange(ref _embeddingsPausedUntil, Environment.TickCount64 + (long)Search.EmbeddingPause.TotalMilliseconds);
             Logger.LogWarning(e, "The embedding model failed; memories are stored without vectors and search is lexical for {PauseSeconds} s",
                 Search.EmbeddingPause.TotalSeconds);
-            return (null, true);
+            return null;
         }
     }
 }

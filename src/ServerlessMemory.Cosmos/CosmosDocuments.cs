@@ -87,6 +87,15 @@ internal sealed class ArchiveDocument : CosmosDocument
     [JsonPropertyName("embedding"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public float[]? Embedding { get; init; }
 
+    /// <summary>
+    /// True while the item has no vector (stored during an embedding outage), left out once it has one:
+    /// the vector backfill finds such items through the range index on this path.
+    /// </summary>
+    [JsonPropertyName("pendingVector"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? PendingVector { get; init; }
+
+    public const string PendingVectorPath = "/pendingVector";
+
     /// <summary>When the memory is due to be forgotten (<see cref="CosmosTime"/>); left out for memories never forgotten.</summary>
     [JsonPropertyName("forgetAt"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? ForgetAt { get; init; }
@@ -127,6 +136,7 @@ internal sealed class ArchiveDocument : CosmosDocument
         Metadata = new Dictionary<string, string>(item.Metadata),
         Embedding = item.Embedding is { Length: > 0 } embedding && (embeddingDimensions is null || embedding.Length == embeddingDimensions)
             ? embedding.ToArray() : null,
+        PendingVector = item.Embedding is { Length: > 0 } ? null : true,
         ForgetAt = CosmosTime.Format(item.ForgetAt),
         Terms = LexicalTerms.ForIndex(item.Content),
         SupersededAt = CosmosTime.Format(item.SupersededAt),
@@ -212,6 +222,15 @@ internal sealed class SessionDocument : CosmosDocument
 
     public SessionState ToSession() =>
         new(SessionId, Summary, SummarizedThrough is null ? null : CosmosTime.Parse(SummarizedThrough), ETag);
+}
+
+/// <summary>A row of the vector backfill's query: the item to embed, and the version to write it over.</summary>
+internal sealed class PendingVectorDocument
+{
+    [JsonPropertyName("id")] public required string Id { get; init; }
+    [JsonPropertyName("userId")] public required string UserId { get; init; }
+    [JsonPropertyName("content")] public required string Content { get; init; }
+    [JsonPropertyName("_etag")] public string? ETag { get; init; }
 }
 
 /// <summary>A row of the sweep's query: just enough to delete the document if it has not changed since.</summary>

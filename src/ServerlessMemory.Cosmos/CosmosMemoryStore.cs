@@ -355,6 +355,61 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
         return new(scanned, forgotten, users.Count, clock.ElapsedMilliseconds);
     }
 
+    /// <summary>
+    /// Through the range index on <c>/pendingVector</c>, the flag an archive document carries while it
+    /// has no vector (the <c>/embedding</c> path is kept out of the range index, so no query could ask
+    /// for its absence cheaply): in one partition for a user, else across partitions as the sweep reads.
+    /// </summary>
+    public async Task<IReadOnlyList<PendingVector>> FindArchiveItemsWithoutVectorAsync(string? userId, DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+    {
+        var pending = new List<PendingVector>();
+        if (limit <= 0) return pending;
+        var meter = RequestMeter.Start();
+        var container = await ContainerAsync(cancellationToken);
+        using (var iterator = container.GetItemQueryIterator<PendingVectorDocument>(CosmosQueries.ArchiveWithoutVectorQuery(userId, now),
+                   requestOptions: QueryOptions(userId, limit)))
+        {
+            while (iterator.HasMoreResults && pending.Count < limit)
+            {
+                var page = await iterator.ReadNextAsync(cancellationToken);
+                meter.Add(page.RequestCharge);
+                pending.AddRange(page.Take(limit - pending.Count).Select(d =>
+                    new PendingVector(d.UserId, DocumentIds.Unescape(d.Id[ArchiveDocument.Prefix.Length..]), d.Content, d.ETag)));
+            }
+        }
+        Log(nameof(FindArchiveItemsWithoutVectorAsync), userId ?? "*", meter);
+        return pending;
+    }
+
+    /// <summary>
+    /// A patch with <c>If-Match</c> on the <c>_etag</c> the item was found with, under a filter that it
+    /// is not forgotten: sets <c>/embedding</c> and removes the flag, nothing else, so it cannot create a
+    /// deleted document again nor undo a change made since (412 and 404 answer false). A vector of other
+    /// dimensions than the container's policy cannot be stored: the flag goes, and the item stays lexical.
+    /// </summary>
+    public async Task<bool> SetArchiveVectorAsync(PendingVector item, ReadOnlyMemory<float> vector, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        var meter = RequestMeter.Start();
+        var container = await ContainerAsync(cancellationToken);
+        var fits = vector.Length == _options.EmbeddingDimensions;
+        PatchOperation[] patch = fits
+            ? [PatchOperation.Set(MemoryContainer.EmbeddingPath, vector.ToArray()), PatchOperation.Remove(ArchiveDocument.PendingVectorPath)]
+            : [PatchOperation.Remove(ArchiveDocument.PendingVectorPath)];
+        using var response = await container.PatchItemStreamAsync(ArchiveDocument.DocumentId(item.Id), new PartitionKey(item.UserId), patch,
+            new PatchItemRequestOptions
+            {
+                IfMatchEtag = item.Version,
+                FilterPredicate = $"FROM c WHERE NOT IS_DEFINED(c.forgetAt) OR IS_NULL(c.forgetAt) OR c.forgetAt > '{CosmosTime.Format(now)}'",
+                EnableContentResponseOnWrite = false,
+            }, cancellationToken);
+        meter.Add(response.Headers.RequestCharge);
+        Log(nameof(SetArchiveVectorAsync), item.UserId, meter);
+        if (response.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound) return false;
+        response.EnsureSuccessStatusCode();
+        return fits;
+    }
+
     private async Task<T?> ReadAsync<T>(string userId, string documentId, RequestMeter meter, CancellationToken cancellationToken) where T : class
     {
         var container = await ContainerAsync(cancellationToken);

@@ -84,6 +84,20 @@ internal static class CosmosQueries
     public const string DueArchiveItems =
         "SELECT c.id, c.userId, c._etag FROM c WHERE c.type = 'archive' AND c.forgetAt <= @now";
 
+    /// <summary>
+    /// The vector backfill's read: archive items flagged <c>pendingVector</c> (stored without their
+    /// vector) and not forgotten, through the range index on <c>/pendingVector</c> and <c>/forgetAt</c>.
+    /// Across partitions, as the sweep; the <c>_etag</c> makes the write skip an item changed meanwhile.
+    /// </summary>
+    public const string ArchiveWithoutVector =
+        "SELECT c.id, c.userId, c.content, c._etag FROM c WHERE c.type = 'archive' AND c.pendingVector = true " +
+        "AND (NOT IS_DEFINED(c.forgetAt) OR IS_NULL(c.forgetAt) OR c.forgetAt > @now)";
+
+    /// <summary>As <see cref="ArchiveWithoutVector"/>, in one user's partition.</summary>
+    public const string UserArchiveWithoutVector =
+        "SELECT c.id, c.userId, c.content, c._etag FROM c WHERE c.userId = @userId AND c.type = 'archive' AND c.pendingVector = true " +
+        "AND (NOT IS_DEFINED(c.forgetAt) OR IS_NULL(c.forgetAt) OR c.forgetAt > @now)";
+
     public static QueryDefinition ListArchiveQuery(string userId) =>
         new QueryDefinition(ListArchive).WithParameter("@userId", userId);
 
@@ -115,6 +129,11 @@ internal static class CosmosQueries
 
     public static QueryDefinition DueArchiveItemsQuery(DateTimeOffset now) =>
         new QueryDefinition(DueArchiveItems).WithParameter("@now", CosmosTime.Format(now));
+
+    public static QueryDefinition ArchiveWithoutVectorQuery(string? userId, DateTimeOffset now) =>
+        userId is null
+            ? new QueryDefinition(ArchiveWithoutVector).WithParameter("@now", CosmosTime.Format(now))
+            : new QueryDefinition(UserArchiveWithoutVector).WithParameter("@userId", userId).WithParameter("@now", CosmosTime.Format(now));
 
     /// <summary>The terms a lexical filter carries: the first <see cref="MaxFilterTerms"/>, without repeats.</summary>
     public static IReadOnlyList<string> FilterTerms(IReadOnlyList<string> terms) =>

@@ -92,7 +92,8 @@ internal sealed class CosmosWrite
             PatchOperation.Set("/lastAccessedAt", d.LastAccessedAt),
             PatchOperation.Set("/accessCount", d.AccessCount),
             PatchOperation.Set("/metadata", d.Metadata),
-            PatchOperation.Set("/embedding", d.Embedding),
+            // Without a vector (an outage), the stored one, of the same content, stays until the backfill replaces it.
+            d.Embedding is null ? PatchOperation.Set(ArchiveDocument.PendingVectorPath, true) : PatchOperation.Set("/embedding", d.Embedding),
             PatchOperation.Set("/forgetAt", d.ForgetAt),
         ], null, patchBytes: body.Length, filterPredicate: $"FROM c WHERE c.forgetAt <= '{CosmosTime.Format(renewal.DueBy)}'",
         whenMissing: ArchiveCreate(userId, renewal.Item, embeddingDimensions));

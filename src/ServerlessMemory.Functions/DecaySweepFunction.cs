@@ -6,7 +6,8 @@ namespace ServerlessMemory.Functions;
 
 /// <summary>
 /// The forgetting sweep on <c>Decay__Schedule</c>, the same one the self-host runs. The engine
-/// stops within <c>Decay:SweepBudget</c> and leaves the rest for the next run.
+/// stops within <c>Decay:SweepBudget</c> and leaves the rest for the next run. Then, within
+/// <c>Memory:Backfill:Budget</c>, the vector backfill of memories stored during an embedding outage.
 /// </summary>
 public sealed partial class DecaySweepFunction(MemoryEngine engine, ILogger<DecaySweepFunction> logger)
 {
@@ -15,7 +16,15 @@ public sealed partial class DecaySweepFunction(MemoryEngine engine, ILogger<Deca
     {
         var result = await engine.SweepAsync(cancellationToken);
         LogSwept(logger, result.Scanned, result.Forgotten, result.Users, result.DurationMs, timer.IsPastDue, timer.ScheduleStatus?.Next);
+        // The vector backfill rides on this timer: no second timer, lease or setting, and a run that finds
+        // nothing missing costs one read of an index. Lexical search finds such memories meanwhile.
+        var backfill = await engine.BackfillVectorsAsync(cancellationToken);
+        if (backfill.Found > 0) LogBackfilled(logger, backfill.Filled, backfill.Found, backfill.EmbeddingsDown);
     }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "DecaySweep backfilled vectors of {Filled} of {Found} memories stored without one (embeddings down: {EmbeddingsDown})")]
+    private static partial void LogBackfilled(ILogger logger, int filled, int found, bool embeddingsDown);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "DecaySweep scanned {Scanned} and forgot {Forgotten} memories of {Users} users in {DurationMs} ms (past due: {IsPastDue}); next run {Next}")]

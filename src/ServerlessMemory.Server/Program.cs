@@ -9,6 +9,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServerlessMemory();
 builder.Services.AddMemoryOpenApi();
 builder.Services.AddHostedService<DecaySweepService>();
+builder.Services.AddHostedService<VectorBackfillService>();
 var listen = builder.WebHost.UseLoopbackUnlessKeyed(builder.Configuration);
 
 var telemetry = builder.AddMemoryTelemetry()

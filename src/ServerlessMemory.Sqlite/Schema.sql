@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS archive (
 CREATE INDEX IF NOT EXISTS archive_by_age ON archive (user_id, created_at DESC, seq DESC);
 -- The decay sweep reads only what is due: an index range, never a scan.
 CREATE INDEX IF NOT EXISTS archive_by_forget_at ON archive (forget_at) WHERE forget_at IS NOT NULL;
+-- The vector backfill reads only the memories stored without a vector (during an embedding outage).
+CREATE INDEX IF NOT EXISTS archive_without_vector ON archive (user_id, seq) WHERE embedding IS NULL;
 
 -- Terms from LexicalTerms (words, and CJK unigrams and bigrams), each prefixed with a hash of its
 -- owner, so that a query reads only the posting lists of one user's terms.

@@ -210,7 +210,8 @@ public sealed class SqliteMemoryStore : IMemoryStore
         ("$u", userId), ("$id", item.Id), ("$content", item.Content), ("$type", (int)item.Type),
         ("$importance", item.Importance), ("$created", Ms(item.CreatedAt)), ("$accessed", Ms(item.LastAccessedAt)),
         ("$count", item.AccessCount), ("$metadata", JsonSerializer.Serialize(item.Metadata, Json)),
-        ("$embedding", item.Embedding is { } e ? VectorIndex.ToBlob(e) : null), ("$forget", Ms(item.ForgetAt)),
+        // An empty vector is none: stored as NULL, the row is one the vector backfill finds.
+        ("$embedding", item.Embedding is { Length: > 0 } e ? VectorIndex.ToBlob(e) : null), ("$forget", Ms(item.ForgetAt)),
         ("$sat", Ms(item.SupersededAt)), ("$sby", item.SupersededBy),
     ];
 
@@ -483,6 +484,38 @@ public sealed class SqliteMemoryStore : IMemoryStore
             if (due.Count < SweepBatch) break;
         }
         return new(scanned, forgotten, users.Count, clock.ElapsedMilliseconds);
+    }
+
+    /// <summary>Through the partial index <c>archive_without_vector</c>, which holds only the rows without a vector.</summary>
+    public async Task<IReadOnlyList<PendingVector>> FindArchiveItemsWithoutVectorAsync(string? userId, DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+    {
+        var pending = new List<PendingVector>();
+        if (limit <= 0) return pending;
+        await using var connection = Open();
+        await using var command = Command(connection, $"""
+            SELECT user_id, id, content FROM archive INDEXED BY archive_without_vector
+            WHERE embedding IS NULL {(userId is null ? "" : "AND user_id = $u")} AND (forget_at IS NULL OR forget_at > $now)
+            LIMIT $n
+            """, ("$u", userId), ("$now", Ms(now)), ("$n", limit));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) pending.Add(new(reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+        return pending;
+    }
+
+    /// <summary>One statement, written only over a row still without a vector and not forgotten; the vector cache learns it after the write.</summary>
+    public async Task<bool> SetArchiveVectorAsync(PendingVector item, ReadOnlyMemory<float> vector, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        if (vector.Length == 0) return false;
+        await using var connection = Open();
+        await using var update = Command(connection, """
+            UPDATE archive SET embedding = $embedding
+            WHERE user_id = $u AND id = $id AND embedding IS NULL AND (forget_at IS NULL OR forget_at > $now)
+            RETURNING seq
+            """, ("$u", item.UserId), ("$id", item.Id), ("$now", Ms(now)), ("$embedding", VectorIndex.ToBlob(vector)));
+        if (await update.ExecuteScalarAsync(cancellationToken) is not long seq) return false;
+        _vectors.Committed(item.UserId, [(seq, vector)], []);
+        return true;
     }
 
     private Task<VectorIndex> VectorsOfAsync(string userId, int dimensions, CancellationToken cancellationToken) =>

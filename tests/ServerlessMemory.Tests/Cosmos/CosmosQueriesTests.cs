@@ -37,6 +37,16 @@ public sealed class CosmosQueriesTests
         },
         { nameof(CosmosQueries.UserDocumentIds), "SELECT VALUE c.id FROM c WHERE c.userId = @userId" },
         { nameof(CosmosQueries.DueArchiveItems), "SELECT c.id, c.userId, c._etag FROM c WHERE c.type = 'archive' AND c.forgetAt <= @now" },
+        {
+            nameof(CosmosQueries.ArchiveWithoutVector),
+            "SELECT c.id, c.userId, c.content, c._etag FROM c WHERE c.type = 'archive' AND c.pendingVector = true " +
+            "AND (NOT IS_DEFINED(c.forgetAt) OR IS_NULL(c.forgetAt) OR c.forgetAt > @now)"
+        },
+        {
+            nameof(CosmosQueries.UserArchiveWithoutVector),
+            "SELECT c.id, c.userId, c.content, c._etag FROM c WHERE c.userId = @userId AND c.type = 'archive' AND c.pendingVector = true " +
+            "AND (NOT IS_DEFINED(c.forgetAt) OR IS_NULL(c.forgetAt) OR c.forgetAt > @now)"
+        },
     };
 
     private static IEnumerable<FieldInfo> Queries => typeof(CosmosQueries)
@@ -59,9 +69,9 @@ public sealed class CosmosQueriesTests
     }
 
     [Fact]
-    public void Every_query_but_the_sweep_is_confined_to_one_user()
+    public void Every_query_but_the_sweep_and_the_backfill_is_confined_to_one_user()
     {
-        foreach (var query in Queries.Where(f => f.Name != nameof(CosmosQueries.DueArchiveItems)))
+        foreach (var query in Queries.Where(f => f.Name is not (nameof(CosmosQueries.DueArchiveItems) or nameof(CosmosQueries.ArchiveWithoutVector))))
             Assert.Contains("WHERE c.userId = @userId", (string)query.GetRawConstantValue()!, StringComparison.Ordinal);
     }
 
@@ -213,5 +223,22 @@ public sealed class CosmosQueriesTests
 
         Assert.Equal(CosmosQueries.DueArchiveItems, query.QueryText);
         Assert.Equal([("@now", (object)"2026-03-01T08:00:00.0000000Z")], Parameters(query));
+    }
+
+    [Fact]
+    public void The_backfill_reads_flagged_items_not_forgotten_by_now_through_the_range_index()
+    {
+        var all = CosmosQueries.ArchiveWithoutVectorQuery(null, new DateTimeOffset(2026, 3, 1, 16, 0, 0, TimeSpan.FromHours(8)));
+        var one = CosmosQueries.ArchiveWithoutVectorQuery("u1", new DateTimeOffset(2026, 3, 1, 8, 0, 0, TimeSpan.Zero));
+        var policy = MemoryContainer.Properties("memory", 3).IndexingPolicy;
+
+        Assert.Equal(CosmosQueries.ArchiveWithoutVector, all.QueryText);
+        Assert.Equal([("@now", (object)"2026-03-01T08:00:00.0000000Z")], Parameters(all));
+        Assert.Equal(CosmosQueries.UserArchiveWithoutVector, one.QueryText);
+        Assert.Equal([("@now", (object)"2026-03-01T08:00:00.0000000Z"), ("@userId", "u1")], Parameters(one).OrderBy(p => p.Name, StringComparer.Ordinal));
+        // The flag and forgetAt are in the range index (everything is, but what is excluded): /embedding is not, so no query asks for its absence.
+        Assert.Contains(policy.IncludedPaths, p => p.Path == "/*");
+        Assert.All(policy.ExcludedPaths, p => Assert.False(p.Path.StartsWith("/pendingVector", StringComparison.Ordinal) || p.Path.StartsWith("/forgetAt", StringComparison.Ordinal), p.Path));
+        Assert.Contains(policy.ExcludedPaths, p => p.Path == "/embedding/*");
     }
 }

@@ -162,8 +162,10 @@ public sealed class CosmosWritePlanTests
 
         var json = JsonDocument.Parse(CosmosJson.Serialize(ArchiveDocument.From("u1", item))).RootElement;
 
-        Assert.Equal(["accessCount", "content", "createdAt", "id", "importance", "lastAccessedAt", "memoryType", "metadata", "terms", "type", "userId"],
+        // No vector (an embedding outage): the flag the vector backfill finds it by.
+        Assert.Equal(["accessCount", "content", "createdAt", "id", "importance", "lastAccessedAt", "memoryType", "metadata", "pendingVector", "terms", "type", "userId"],
             json.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.True(json.GetProperty("pendingVector").GetBoolean());
         Assert.Equal("archive:" + item.Id, json.GetProperty("id").GetString());
         Assert.Equal("fact", json.GetProperty("memoryType").GetString());
         Assert.Equal(LexicalTerms.ForIndex(item.Content), json.GetProperty("terms").EnumerateArray().Select(t => t.GetString()!));
@@ -178,6 +180,7 @@ public sealed class CosmosWritePlanTests
 
         Assert.Equal(item with { Embedding = null }, document.ToItem() with { Metadata = item.Metadata });
         Assert.Equal(3, document.Embedding!.Length);
+        Assert.Null(document.PendingVector);
     }
 
     [Fact]

@@ -41,6 +41,8 @@ public sealed class CosmosStoreTests(CosmosContractContainer container) : Memory
     [CosmosFact] public override Task A_commit_names_the_adds_it_skipped_because_their_id_was_taken() => base.A_commit_names_the_adds_it_skipped_because_their_id_was_taken();
     [CosmosFact] public override Task A_renewal_replaces_a_forgotten_item_once_and_adds_one_that_is_gone() => base.A_renewal_replaces_a_forgotten_item_once_and_adds_one_that_is_gone();
     [CosmosFact] public override Task A_superseded_item_keeps_its_content_and_says_when_and_by_what() => base.A_superseded_item_keeps_its_content_and_says_when_and_by_what();
+    [CosmosFact] public override Task An_item_stored_without_a_vector_is_found_by_vector_once_backfilled() => base.An_item_stored_without_a_vector_is_found_by_vector_once_backfilled();
+    [CosmosFact] public override Task A_backfilled_vector_never_revives_a_deleted_or_forgotten_item_nor_undoes_a_supersession() => base.A_backfilled_vector_never_revives_a_deleted_or_forgotten_item_nor_undoes_a_supersession();
 
     [Fact]
     public void Every_contract_test_is_overridden_to_skip_when_no_cosmos_can_run()

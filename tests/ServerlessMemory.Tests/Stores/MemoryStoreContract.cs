@@ -372,4 +372,47 @@ public abstract class MemoryStoreContract
         Assert.Equal(T0.AddDays(1), Assert.Single(await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("beijing"), null, 5)).Item.SupersededAt);
         Assert.Equal(current.Id, (await Store.ListArchiveAsync(user, 10, null)).Items.Single(i => i.Id == old.Id).SupersededBy);
     }
+
+    [Fact]
+    public virtual async Task An_item_stored_without_a_vector_is_found_by_vector_once_backfilled()
+    {
+        var user = NewUser();
+        var outage = Item("stored during an embedding outage");
+        await Store.CommitAsync(user, new() { ArchiveAdds = [outage, Item("east", embedding: [0, 1, 0])] });
+        // A vector search first: the store's vector index (SQLite's in-memory cache) is built without the item.
+        Assert.DoesNotContain(outage.Id, (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 1, 0, 0 }, 5)).Select(c => c.Item.Id));
+
+        var pending = Assert.Single(await Store.FindArchiveItemsWithoutVectorAsync(user, T0, 10));
+        var written = await Store.SetArchiveVectorAsync(pending, new float[] { 1, 0, 0 }, T0);
+
+        Assert.Equal((user, outage.Id, outage.Content, true), (pending.UserId, pending.Id, pending.Content, written));
+        var nearest = (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 1, 0.1f, 0 }, 1)).Single();
+        Assert.Equal(outage.Id, nearest.Item.Id);
+        Assert.True(nearest.VectorSimilarity > 0.99);
+        Assert.Empty(await Store.FindArchiveItemsWithoutVectorAsync(user, T0, 10));
+        Assert.Equal(outage with { Embedding = null }, (await Store.GetArchiveItemAsync(user, outage.Id))! with { Metadata = outage.Metadata });
+    }
+
+    [Fact]
+    public virtual async Task A_backfilled_vector_never_revives_a_deleted_or_forgotten_item_nor_undoes_a_supersession()
+    {
+        var user = NewUser();
+        var (deleted, forgotten, superseded) = (Item("deleted meanwhile"), Item("forgotten meanwhile", forgetAt: T0.AddHours(1)), Item("superseded meanwhile"));
+        await Store.CommitAsync(user, new() { ArchiveAdds = [deleted, forgotten, superseded] });
+        var pending = (await Store.FindArchiveItemsWithoutVectorAsync(user, T0, 10)).ToDictionary(p => p.Id);
+        Assert.Equal(3, pending.Count);
+
+        await Store.CommitAsync(user, new() { ArchiveDeletes = [deleted.Id], ArchiveSupersessions = [new(superseded.Id, T0.AddMinutes(1), null)] });
+        var later = T0.AddHours(2); // forgotten's forgetAt has passed
+        var wroteDeleted = await Store.SetArchiveVectorAsync(pending[deleted.Id], new float[] { 1, 0, 0 }, later);
+        var wroteForgotten = await Store.SetArchiveVectorAsync(pending[forgotten.Id], new float[] { 1, 0, 0 }, later);
+        await Store.SetArchiveVectorAsync(pending[superseded.Id], new float[] { 1, 0, 0 }, later);
+
+        Assert.False(wroteDeleted);
+        Assert.False(wroteForgotten);
+        Assert.Null(await Store.GetArchiveItemAsync(user, deleted.Id));
+        Assert.Equal(T0.AddHours(1), (await Store.GetArchiveItemAsync(user, forgotten.Id))!.ForgetAt);
+        Assert.Equal(T0.AddMinutes(1), (await Store.GetArchiveItemAsync(user, superseded.Id))!.SupersededAt);
+        Assert.DoesNotContain(forgotten.Id, (await Store.FindArchiveItemsWithoutVectorAsync(user, later, 10)).Select(p => p.Id));
+    }
 }

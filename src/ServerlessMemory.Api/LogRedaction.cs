@@ -67,7 +67,7 @@ internal sealed class RedactingLoggerFactory : ILoggerFactory
         {
             if (!inner.IsEnabled(logLevel)) return;
             var entry = new RedactedState(redactor.Redact(formatter(state, exception)), Values(state));
-            inner.Log(logLevel, eventId, entry, exception, static (s, _) => s.Message);
+            inner.Log(logLevel, eventId, entry, Redacted(exception), static (s, _) => s.Message);
         }
 
         private List<KeyValuePair<string, object?>> Values<TState>(TState state)
@@ -79,6 +79,15 @@ internal sealed class RedactingLoggerFactory : ILoggerFactory
             return values;
         }
 
+        /// <summary>The exception, or, when its text holds a secret (an upstream that echoes a key), a stand-in whose text is masked.</summary>
+        private Exception? Redacted(Exception? exception)
+        {
+            if (exception is null) return null;
+            var text = exception.ToString();
+            var redacted = redactor.Redact(text);
+            return redacted == text ? exception : new RedactedException(exception.GetType().FullName + ": " + redactor.Redact(exception.Message), redacted);
+        }
+
         private object? Redacted(object? value)
         {
             if (value is null or bool or int or long or double or float or decimal or short or byte or Guid or DateTime or DateTimeOffset or TimeSpan or Enum)
@@ -87,6 +96,11 @@ internal sealed class RedactingLoggerFactory : ILoggerFactory
             var redacted = redactor.Redact(text);
             return value is string || redacted != text ? redacted : value;
         }
+    }
+
+    private sealed class RedactedException(string message, string text) : Exception(message)
+    {
+        public override string ToString() => text;
     }
 
     /// <summary>What providers see: the redacted message and values (structured providers read the values).</summary>

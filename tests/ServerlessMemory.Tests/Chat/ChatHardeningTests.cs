@@ -61,6 +61,22 @@ public sealed class ChatHardeningTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_model_error_that_echoes_the_key_logs_its_cause_without_it()
+    {
+        // Some gateways answer a refused key with the key itself in the message; the cause is logged, the key is not.
+        using var service = ChatRequests.Service(_model);
+        var key = service.Settings["Model:ApiKey"]!;
+        _model.Chat = _ => new(Status: 401, RawBody: $$$"""{"error":{"message":"Incorrect API key provided: {{{key}}}","type":"invalid_request_error"}}""");
+        var http = service.Client();
+
+        await Problem(await http.PostAsync("/api/users/u/chat", Json("""{"message":"hello"}""")), 502);
+
+        var warnings = service.Logs.AtLeast(LogLevel.Warning);
+        Assert.Contains(warnings, e => e.AllText.Contains("Incorrect API key provided: ***", StringComparison.Ordinal));
+        Assert.DoesNotContain(service.Logs.Entries, e => e.AllText.Contains(key, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Without_a_model_chat_is_a_501_that_asks_for_no_retry()
     {
         using var service = new ServiceFactory();

@@ -43,6 +43,22 @@ internal sealed class VectorIndex(int dimensions)
         finally { _lock.ExitWriteLock(); }
     }
 
+    /// <summary>
+    /// Makes room for <paramref name="rows"/> rows at once: a build that knows its size allocates
+    /// once, rather than doubling its way there with two copies alive at each step.
+    /// </summary>
+    public void Reserve(int rows)
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            if (rows <= _keys.Length) return;
+            Array.Resize(ref _keys, rows);
+            Array.Resize(ref _vectors, rows * Dimensions);
+        }
+        finally { _lock.ExitWriteLock(); }
+    }
+
     /// <summary>Gives back the room doubling left unused: a built index holds what it holds, and a little for appends.</summary>
     public void TrimExcess()
     {

@@ -93,6 +93,7 @@ public static partial class MemoryApi
         var (status, title, detail) = e switch
         {
             ModelUnavailableException m => (503, "The model is unavailable.", m.Message + " Nothing was changed."),
+            StoreUnavailableException s => (503, "The memory store is unavailable.", s.Message + " A write of this turn is stored whole or not at all."),
             MemoryConflictException c => (412, "The memory has changed.", c.Message + " Read it again and retry."),
             MemoryValidationException v => (400, "The request is not valid.", v.Message),
             _ => (500, "The request failed.", "Nothing was changed. See the service's logs."),

@@ -242,6 +242,13 @@ public static partial class MemoryApi
             request.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, e.RetryAfter.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
             return TypedResults.Problem(statusCode: 503, title: "The model is unavailable.", detail: e.Message + " Nothing was changed.");
         }
+        catch (StoreUnavailableException e)
+        {
+            RequestFailures.StoreUnavailable(services, request, e);
+            request.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, e.RetryAfter.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return TypedResults.Problem(statusCode: 503, title: "The memory store is unavailable.",
+                detail: e.Message + " A write of this request is stored whole or not at all; retry it.");
+        }
         catch (ModelFailedException e)
         {
             RequestFailures.ModelFailed(services, request, 502, e);

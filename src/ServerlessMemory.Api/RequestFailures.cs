@@ -14,6 +14,9 @@ internal static partial class RequestFailures
     public static void ModelFailed(IServiceProvider services, HttpRequest request, int status, Exception e) =>
         LogModelFailed(Logger(services), request.Method, request.Path.ToString(), status, e.Message, Cause(e.InnerException));
 
+    public static void StoreUnavailable(IServiceProvider services, HttpRequest request, StoreUnavailableException e) =>
+        LogStoreUnavailable(Logger(services), request.Method, request.Path.ToString(), e.Message, Cause(e.InnerException));
+
     public static IResult BadRequest(IServiceProvider services, HttpRequest request, BadHttpRequestException e)
     {
         LogBadRequest(Logger(services), request.Method, request.Path.ToString(), e.StatusCode, e.Message);
@@ -42,6 +45,9 @@ internal static partial class RequestFailures
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Method} {Path} answered {Status}: {Problem} Cause: {Cause}")]
     private static partial void LogModelFailed(ILogger logger, string method, string path, int status, string problem, string cause);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Method} {Path} answered 503: {Problem} Cause: {Cause}")]
+    private static partial void LogStoreUnavailable(ILogger logger, string method, string path, string problem, string cause);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Method} {Path}: the request could not be read ({Status}): {Reason}")]
     private static partial void LogBadRequest(ILogger logger, string method, string path, int status, string reason);

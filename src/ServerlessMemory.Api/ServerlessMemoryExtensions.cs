@@ -25,7 +25,9 @@ public static class ServerlessMemoryExtensions
             .Validate(o => !string.IsNullOrWhiteSpace(o.SqlitePath), "Memory__SqlitePath is empty: set it to a file in a writable directory, e.g. data/memory.db.")
             .Validate(o => o.Sqlite.VectorCacheMegabytes >= 0, "Memory__Sqlite__VectorCacheMegabytes must not be negative: set a budget in MB.")
             .ValidateOnStart();
-        services.AddOptions<MemoryLimits>().BindConfiguration("Memory:Limits");
+        services.AddOptions<MemoryLimits>().BindConfiguration("Memory:Limits")
+            .Validate(o => o.StoreTimeout >= TimeSpan.Zero, "Memory__Limits__StoreTimeout must not be negative: a store call's deadline, e.g. 00:00:10.")
+            .ValidateOnStart();
         services.AddOptions<SearchOptions>().BindConfiguration("Memory:Search");
         services.AddOptions<AccessOptions>().BindConfiguration("Memory:Accesses")
             .Validate(o => o.FlushInterval >= TimeSpan.Zero && o.MaxPending > 0, "Memory:Accesses needs a FlushInterval of zero or more and a positive MaxPending.")
@@ -81,7 +83,9 @@ public static class ServerlessMemoryExtensions
             var options = sp.GetRequiredService<IOptions<ModelOptions>>().Value;
             var embedder = ModelClients.CreateEmbeddings(sp.GetRequiredService<ModelConnection>().Client, options,
                 sp.GetRequiredService<IOptions<TelemetryOptions>>().Value.IncludeContent);
-            return ActivatorUtilities.CreateInstance<MemoryEngine>(sp, embedder is null ? [] : [embedder]);
+            // The deadline wraps whatever store is registered, so every route's store calls have one.
+            var store = StoreDeadline.Wrap(sp.GetRequiredService<IMemoryStore>(), sp.GetRequiredService<IOptions<MemoryLimits>>().Value.StoreTimeout);
+            return ActivatorUtilities.CreateInstance<MemoryEngine>(sp, embedder is null ? [store] : [store, embedder]);
         });
         services.AddProblemDetails();
         // MapMcp's server: stateless (no session outlives a request, as on Functions), bound per request to {userId}.

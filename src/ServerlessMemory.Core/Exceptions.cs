@@ -19,6 +19,15 @@ public sealed class ModelUnavailableException(string message, TimeSpan? retryAft
     public TimeSpan RetryAfter { get; } = retryAfter ?? TimeSpan.FromSeconds(30);
 }
 
+/// <summary>
+/// The store did not answer within <c>Memory:Limits:StoreTimeout</c>, or its service was throttling or
+/// unavailable past its client's retries; the hosts answer 503 with <see cref="RetryAfter"/>.
+/// </summary>
+public sealed class StoreUnavailableException(string message, TimeSpan retryAfter, Exception? inner = null) : Exception(message, inner)
+{
+    public TimeSpan RetryAfter { get; } = retryAfter;
+}
+
 /// <summary>No chat model is configured; the hosts answer 501 (no retry helps until the settings change).</summary>
 public sealed class ModelNotConfiguredException(string message) : Exception(message);
 

@@ -15,6 +15,8 @@ public sealed class MemoryLimits
     public int MaxPageSize { get; set; } = 100;
     /// <summary>A chat reply longer than this is a model failure, not a memory: nothing of the turn is kept.</summary>
     public int ReplyChars { get; set; } = 32_000;
+    /// <summary>Each store call's deadline: a store that has not answered by then is a 503 with Retry-After (zero: none).</summary>
+    public TimeSpan StoreTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>The forgetting model (section <c>Decay</c>). Defaults are the seed's numbers.</summary>

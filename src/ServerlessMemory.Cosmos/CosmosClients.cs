@@ -43,6 +43,8 @@ public static class CosmosClients
             ApplicationName = options.ApplicationName,
             UseSystemTextJsonSerializerWithOptions = CosmosJson.Options,
             EnableContentResponseOnWrite = false,
+            RequestTimeout = options.RequestTimeout,
+            MaxRetryWaitTimeOnRateLimitedRequests = options.MaxThrottleRetryWait,
         };
         clientOptions.CustomHandlers.Add(new RequestChargeHandler());
         if (options.AllowInsecureEmulatorCertificate)

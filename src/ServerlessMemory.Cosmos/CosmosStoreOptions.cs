@@ -28,6 +28,19 @@ public sealed class CosmosStoreOptions
     /// </summary>
     public bool AllowInsecureEmulatorCertificate { get; set; }
 
+    /// <summary>
+    /// The SDK's wait for one response from the service (its default is 6 s). Below
+    /// <c>Memory:Limits:StoreTimeout</c> (10 s), so that a lost request is retried by the SDK within it.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long the SDK keeps retrying throttled (429) requests in all (its default is 30 s): below the
+    /// store deadline, so that throttling the SDK gives up on reaches the caller as a 503 with the
+    /// service's Retry-After instead of a deadline passing.
+    /// </summary>
+    public TimeSpan MaxThrottleRetryWait { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Sent as the user agent suffix, so the account's diagnostics can tell this service apart.</summary>
     public string ApplicationName { get; set; } = "ServerlessMemory";
 }

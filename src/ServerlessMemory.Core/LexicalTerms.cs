@@ -40,7 +40,7 @@ public static class LexicalTerms
     /// <summary>Each index term of the text with how often it occurs, and the text's length in terms: what BM25 reads.</summary>
     public static TermCounts Counts(string text)
     {
-        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var counts = new Dictionary<string, int>(32, StringComparer.Ordinal);
         var length = 0;
         Walk(text, forQuery: false, term =>
         {

@@ -348,7 +348,16 @@ public sealed class SqliteMemoryStore : IMemoryStore
             var weight = Math.Log(1 + (count.Frequency - df + 0.5) / (df + 0.5));
             foreach (var seq in lists[i]!.Seqs) sums[seq] = sums.GetValueOrDefault(seq) + weight;
         }
-        var seqs = sums.OrderByDescending(s => s.Value).ThenByDescending(s => s.Key).Take(limit).Select(s => s.Key).ToList();
+        // The best `limit` of them, without sorting the rest: a min-heap of the best so far.
+        var best = new PriorityQueue<long, (double Sum, long Seq)>(limit + 1);
+        foreach (var (seq, sum) in sums)
+        {
+            if (best.Count < limit) best.Enqueue(seq, (sum, seq));
+            else if (best.TryPeek(out _, out var least) && (sum, seq).CompareTo(least) > 0) best.EnqueueDequeue(seq, (sum, seq));
+        }
+        var seqs = new List<long>(best.Count);
+        while (best.TryDequeue(out var seq, out _)) seqs.Add(seq);
+        seqs.Reverse();
         return (seqs, new(count.Frequency, frequency));
     }
 
@@ -560,7 +569,7 @@ public sealed class SqliteMemoryStore : IMemoryStore
                 CreatedAt = FromMs(reader.GetInt64(5)),
                 LastAccessedAt = FromMs(reader.GetInt64(6)),
                 AccessCount = reader.GetInt32(7),
-                Metadata = reader.IsDBNull(8) ? new Dictionary<string, string>()
+                Metadata = reader.IsDBNull(8) || reader.GetString(8) is "{}" ? new Dictionary<string, string>()
                     : JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(8), Json)!,
                 ForgetAt = reader.IsDBNull(9) ? null : FromMs(reader.GetInt64(9)),
                 SupersededAt = reader.IsDBNull(10) ? null : FromMs(reader.GetInt64(10)),

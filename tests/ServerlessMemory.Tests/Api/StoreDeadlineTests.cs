@@ -100,6 +100,39 @@ public sealed class StoreDeadlineTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_cosmos_account_that_never_answers_makes_a_route_answer_503_within_the_deadline()
+    {
+        // Accepts connections and never says a word: the SDK's first request (the account read) stalls.
+        using var silent = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var held = new System.Collections.Concurrent.ConcurrentBag<System.Net.Sockets.TcpClient>();
+        _ = Task.Run(async () =>
+        {
+            try { while (true) held.Add(await silent.AcceptTcpClientAsync()); }
+            catch (Exception e) when (e is ObjectDisposedException or System.Net.Sockets.SocketException) { }
+        });
+        using var service = new ServiceFactory();
+        service.Settings["Memory:Store"] = "Cosmos";
+        service.Settings["Cosmos:Endpoint"] = $"https://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}/";
+        service.Settings["Cosmos:Key"] = ServerlessMemory.Cosmos.CosmosStoreOptions.EmulatorKey;
+        service.Settings["Cosmos:AllowInsecureEmulatorCertificate"] = "true";
+        service.Settings["Memory:Limits:StoreTimeout"] = "00:00:02";
+        var http = service.Client();
+
+        var (read, took) = await Timed(() => http.GetAsync("/api/users/u/memory/core"));
+        var (add, addTook) = await Timed(() => http.PostAsync("/api/users/u/memory/archive", Json("""{"content":"likes green tea"}""")));
+        output.WriteLine($"silent Cosmos DB endpoint, 2 s deadline: core read answered 503 in {took.TotalSeconds:F2} s, add in {addTook.TotalSeconds:F2} s");
+
+        await Problem(read, 503);
+        await Problem(add, 503);
+        Assert.True(took < TimeSpan.FromSeconds(7), $"the read took {took}");
+        Assert.True(addTook < TimeSpan.FromSeconds(7), $"the add took {addTook}");
+        Assert.NotNull(read.Headers.RetryAfter);
+        silent.Stop();
+        foreach (var client in held) client.Dispose();
+    }
+
+    [Fact]
     public async Task Cosmos_throttling_past_the_client_s_retries_is_a_503_with_retry_after()
     {
         var (service, store) = Service();

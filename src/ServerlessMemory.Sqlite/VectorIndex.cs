@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace ServerlessMemory.Sqlite;
@@ -118,24 +119,33 @@ internal sealed class VectorIndex(int dimensions)
             // Past a few megabytes of vectors the scan is memory-bound: split it across the cores.
             var parts = (long)count * Dimensions < 4_000_000 ? 1 : Math.Min(Environment.ProcessorCount, 4);
             var tops = new PriorityQueue<long, float>[parts];
-            Parallel.For(0, parts, part =>
-            {
-                var top = new PriorityQueue<long, float>(k + 1);
-                var (from, to) = ((int)((long)count * part / parts), (int)((long)count * (part + 1) / parts));
-                for (var i = from; i < to; i++)
-                {
-                    var similarity = TensorPrimitives.Dot(query, vectors.AsSpan(i * Dimensions, Dimensions));
-                    if (top.Count < k) top.Enqueue(keys[i], similarity);
-                    else if (top.TryPeek(out _, out var least) && similarity > least) top.EnqueueDequeue(keys[i], similarity);
-                }
-                tops[part] = top;
-            });
+            var dimensions = Dimensions;
+            Parallel.For(0, parts, part => tops[part] = Scan(query, vectors, keys, dimensions,
+                (int)((long)count * part / parts), (int)((long)count * (part + 1) / parts), k));
             var result = new List<(long Key, double Similarity)>(k * parts);
             foreach (var top in tops)
                 while (top.TryDequeue(out var key, out var similarity)) result.Add((key, similarity));
             return [.. result.OrderByDescending(r => r.Similarity).Take(k)];
         }
         finally { _lock.ExitReadLock(); }
+    }
+
+    /// <summary>
+    /// The <paramref name="k"/> best rows of one stretch. Optimised from its first call: this loop is
+    /// all a vector search does, and tiered compilation would run it unoptimised (several times
+    /// slower) for the first hundreds of searches after a start.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static PriorityQueue<long, float> Scan(float[] query, float[] vectors, long[] keys, int dimensions, int from, int to, int k)
+    {
+        var top = new PriorityQueue<long, float>(k + 1);
+        for (var i = from; i < to; i++)
+        {
+            var similarity = TensorPrimitives.Dot(query, vectors.AsSpan(i * dimensions, dimensions));
+            if (top.Count < k) top.Enqueue(keys[i], similarity);
+            else if (top.TryPeek(out _, out var least) && similarity > least) top.EnqueueDequeue(keys[i], similarity);
+        }
+        return top;
     }
 
     public static float[] Normalise(ReadOnlySpan<float> vector)

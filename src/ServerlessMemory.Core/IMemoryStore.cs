@@ -26,14 +26,10 @@ public interface IMemoryStore
 
     /// <summary>
     /// Deletes one archive item; false when it was not there. Of concurrent deletes of one item
-    /// exactly one answers true where the store can tell (the default reads first, so it cannot).
+    /// exactly one answers true: no default, since one that reads first cannot tell, and a wrapper
+    /// falling back to it would lose the store's own answer.
     /// </summary>
-    async Task<bool> DeleteArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default)
-    {
-        if (await GetArchiveItemAsync(userId, id, cancellationToken) is null) return false;
-        await CommitAsync(userId, new MemoryChangeSet { ArchiveDeletes = [id] }, cancellationToken);
-        return true;
-    }
+    Task<bool> DeleteArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default);
 
     /// <summary>Newest first.</summary>
     Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default);

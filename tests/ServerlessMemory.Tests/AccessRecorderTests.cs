@@ -90,6 +90,7 @@ public sealed class AccessRecorderTests : IDisposable
             return inner.CommitAsync(userId, changes, cancellationToken);
         }
         public Task<ArchiveItem?> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default) => inner.GetArchiveItemAsync(userId, id, cancellationToken);
+        public Task<bool> DeleteArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default) => inner.DeleteArchiveItemAsync(userId, id, cancellationToken);
         public Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default) => inner.ListArchiveAsync(userId, limit, continuationToken, cancellationToken);
         public Task<IReadOnlyList<ArchiveCandidate>> FindArchiveCandidatesAsync(string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default) =>
             inner.FindArchiveCandidatesAsync(userId, terms, vector, limit, cancellationToken);

@@ -187,6 +187,8 @@ internal sealed class StallingStore(IMemoryStore inner) : IMemoryStore
         return await inner.GetArchiveItemAsync(userId, id, cancellationToken);
     }
 
+    public Task<bool> DeleteArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default) => inner.DeleteArchiveItemAsync(userId, id, cancellationToken);
+
     public Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
         inner.ListArchiveAsync(userId, limit, continuationToken, cancellationToken);
 

@@ -2,7 +2,7 @@
 // Usage: dotnet run -c Release --project bench/ServerlessMemory.Bench [-- search|chat|agent|stream|sweep|all] [--quick]
 //        ... -- load [--seconds 10] [--embeddings]   (LoadBench.cs)
 //        ... -- memory [--users 50] [--memories 10000]   (MemoryBench.cs)
-//        ... -- retrieval --locomo <path> --cmrc <path> [--embeddings minilm]   (RetrievalBench.cs)
+//        ... -- retrieval --data <folder> [--max-questions N] [--embeddings minilm]   (RetrievalBench.cs)
 using System.Diagnostics;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -36,16 +36,16 @@ public sealed class AccessRecorder(IMemoryStore store, DecayModel decay, AccessO
     /// <summary>Completes when <see cref="AccessOptions.MaxPending"/> memories wait: the flusher should not wait for its interval.</summary>
     public Task Full { get { lock (_lock) return _full.Task; } }
 
-    /// <summary>Notes one access, at <paramref name="at"/>, of <paramref name="item"/> as the search read it from the store.</summary>
-    public void Record(string userId, ArchiveItem item, DateTimeOffset at)
+    /// <summary>Notes <paramref name="count"/> accesses, the last at <paramref name="at"/>, of <paramref name="item"/> as the search read it from the store.</summary>
+    public void Record(string userId, ArchiveItem item, DateTimeOffset at, int count = 1)
     {
         ArgumentNullException.ThrowIfNull(item);
         lock (_lock)
         {
             var key = (userId, item.Id);
             _pending[key] = _pending.TryGetValue(key, out var p)
-                ? p with { Count = p.Count + 1, At = p.At > at ? p.At : at }
-                : new Pending(item, 1, at);
+                ? p with { Count = p.Count + count, At = p.At > at ? p.At : at }
+                : new Pending(item, count, at);
             if (_pending.Count >= Options.MaxPending) _full.TrySetResult();
         }
     }
@@ -67,7 +67,7 @@ public sealed class AccessRecorder(IMemoryStore store, DecayModel decay, AccessO
             var written = 0;
             foreach (var user in taken.GroupBy(p => p.Key.User, StringComparer.Ordinal))
             {
-                var accesses = user.Select(p => Access(p.Value)).ToList();
+                var accesses = user.Select(p => decay.Access(p.Value.Item, p.Value.Count, p.Value.At)).ToList();
                 try
                 {
                     await store.CommitAsync(user.Key, new MemoryChangeSet { Accesses = accesses }, cancellationToken);
@@ -90,17 +90,6 @@ public sealed class AccessRecorder(IMemoryStore store, DecayModel decay, AccessO
         {
             _flushing.Release();
         }
-    }
-
-    /// <summary>All of a memory's accesses since the last flush as one: the count they add, the last time, and where forgetting moves.</summary>
-    private ArchiveAccess Access(Pending p)
-    {
-        var accessed = p.Item with
-        {
-            AccessCount = p.Item.AccessCount + p.Count,
-            LastAccessedAt = p.At > p.Item.LastAccessedAt ? p.At : p.Item.LastAccessedAt,
-        };
-        return new(p.Item.Id, p.At, decay.ForgetAt(accessed), p.Count);
     }
 
     private sealed record Pending(ArchiveItem Item, int Count, DateTimeOffset At);

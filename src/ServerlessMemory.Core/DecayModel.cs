@@ -59,6 +59,16 @@ public sealed class DecayModel(DecayOptions options)
         return accessed with { ForgetAt = ForgetAt(accessed) };
     }
 
+    /// <summary>
+    /// <paramref name="count"/> accesses of <paramref name="item"/> (as it was read from the store), the
+    /// last at <paramref name="at"/>, as one write: the count they add, the time, and where forgetting moves.
+    /// </summary>
+    public ArchiveAccess Access(ArchiveItem item, int count, DateTimeOffset at)
+    {
+        var accessed = item with { AccessCount = item.AccessCount + count, LastAccessedAt = Max(at, item.LastAccessedAt) };
+        return new(item.Id, at, ForgetAt(accessed), count);
+    }
+
     private double BaseBonus(int accessCount) =>
         Math.Min(Options.AccessBonusMax, Options.AccessBonusPerAccess * accessCount);
 

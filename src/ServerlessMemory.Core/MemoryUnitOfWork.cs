@@ -22,7 +22,8 @@ public sealed class MemoryUnitOfWork
     private readonly Dictionary<string, DateTimeOffset> _renewing = [];
     private readonly Dictionary<string, ArchiveItem?> _skipped = [];
     private readonly Dictionary<string, ArchiveSupersession> _supersessions = [];
-    private readonly Dictionary<string, ArchiveAccess> _accesses = [];
+    /// <summary>Stored memories this unit's searches returned, as read: accesses that count only once the unit commits.</summary>
+    private readonly Dictionary<string, Read> _reads = [];
     private readonly List<ConversationMessage> _messages = [];
     private readonly List<MemoryUpdate> _updates = [];
     private CoreMemory? _storedCore;
@@ -128,7 +129,8 @@ public sealed class MemoryUnitOfWork
 
     /// <summary>
     /// Candidates from the store's lexical and vector indexes plus this unit's own adds, ranked by
-    /// the decay-aware score; what is returned counts as accessed. Memories already past their
+    /// the decay-aware score; what is returned counts as accessed if, and when, the unit commits
+    /// (a request that fails or is refused has read nothing). Memories already past their
     /// forgetting point are not returned even if the sweep has not removed them yet.
     /// </summary>
     public async Task<IReadOnlyList<ScoredItem>> SearchArchiveAsync(string query, int top, CancellationToken cancellationToken = default) =>
@@ -164,15 +166,21 @@ public sealed class MemoryUnitOfWork
         {
             var accessed = _engine.Decay.Accessed(ranked[i].Item, now);
             if (_adds.ContainsKey(accessed.Id)) _adds[accessed.Id] = accessed;
-            else if (_engine.Accesses is { } recorder) recorder.Record(UserId, ranked[i].Item, now); // off the search's path
-            else _accesses[accessed.Id] = new(accessed.Id, now, accessed.ForgetAt);
+            else _reads[accessed.Id] = _reads.TryGetValue(accessed.Id, out var read)
+                ? read with { Count = read.Count + 1, At = now }
+                : new Read(ranked[i].Item, 1, now);
             ranked[i] = ranked[i] with { Item = accessed };
         }
         return ranked;
     }
 
     /// <summary>Takes back the access a search counted for a stored item the caller was not given after all.</summary>
-    public void ForgetAccess(string id) => _accesses.Remove(id);
+    public void ForgetAccess(string id)
+    {
+        if (!_reads.TryGetValue(id, out var read)) return;
+        if (read.Count > 1) _reads[id] = read with { Count = read.Count - 1 };
+        else _reads.Remove(id);
+    }
 
     /// <summary>
     /// Marks a memory superseded by <paramref name="by"/> (a memory that contradicts it; null: it is
@@ -218,9 +226,15 @@ public sealed class MemoryUnitOfWork
             .ToList();
     }
 
-    /// <summary>Writes everything at once; on a core conflict re-reads core and applies the edits again.</summary>
+    /// <summary>
+    /// Writes everything at once; on a core conflict re-reads core and applies the edits again. The
+    /// searches' accesses count from here: with the recorder, handed to it once the rest is written;
+    /// without, written in the same transaction.
+    /// </summary>
     public async Task CommitAsync(CancellationToken cancellationToken = default)
     {
+        var recorder = _engine.Accesses;
+        var accesses = recorder is null ? _reads.Values.Select(r => _engine.Decay.Access(r.Item, r.Count, r.At)).ToList() : [];
         for (var attempt = 1; ; attempt++)
         {
             var changes = new MemoryChangeSet
@@ -228,12 +242,16 @@ public sealed class MemoryUnitOfWork
                 Core = _coreEdits.Count > 0 ? _core! with { ETag = _etagRequired ? _requiredETag : _storedCore?.ETag } : null,
                 ArchiveAdds = [.. _adds.Values.Where(a => !_renewing.ContainsKey(a.Id))],
                 ArchiveRenewals = [.. _adds.Values.Where(a => _renewing.ContainsKey(a.Id)).Select(a => new ArchiveRenewal(a, _renewing[a.Id]))],
-                Accesses = [.. _accesses.Values],
+                Accesses = accesses,
                 ArchiveSupersessions = [.. _supersessions.Values],
                 Messages = [.. _messages],
                 Session = _session,
             };
-            if (changes.IsEmpty) return;
+            if (changes.IsEmpty)
+            {
+                RecordReads(recorder);
+                return;
+            }
             try
             {
                 var result = await _engine.Store.CommitAsync(UserId, changes, cancellationToken);
@@ -260,9 +278,9 @@ public sealed class MemoryUnitOfWork
                 _adds.Clear();
                 _renewing.Clear();
                 _supersessions.Clear();
-                _accesses.Clear();
                 _messages.Clear();
                 _session = null;
+                RecordReads(recorder);
                 return;
             }
             catch (MemoryConflictException e) when (e.Document == "session" && _session is not null)
@@ -284,6 +302,16 @@ public sealed class MemoryUnitOfWork
             }
         }
     }
+
+    /// <summary>The reads of a committed unit: to the recorder (off the request's path), and not again.</summary>
+    private void RecordReads(AccessRecorder? recorder)
+    {
+        if (recorder is not null)
+            foreach (var read in _reads.Values) recorder.Record(UserId, read.Item, read.At, read.Count);
+        _reads.Clear();
+    }
+
+    private sealed record Read(ArchiveItem Item, int Count, DateTimeOffset At);
 
     /// <summary>True once an embedding call of this unit failed: its searches were lexical, its adds stored without vector.</summary>
     public bool EmbeddingsFailed { get; private set; }

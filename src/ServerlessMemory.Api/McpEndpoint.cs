@@ -52,9 +52,7 @@ public static class McpMemoryServer
         var engine = services.GetRequiredService<MemoryEngine>();
         try
         {
-            var work = engine.Begin(userId);
-            var result = await MemoryTools.InvokeAsync(work, call.Name, arguments, cancellationToken);
-            await work.CommitAsync(cancellationToken);
+            var result = await MemoryTools.InvokeAndCommitAsync(engine, userId, call.Name, arguments, cancellationToken);
             return new CallToolResult
             {
                 Content = [new TextContentBlock { Text = result.ToJsonString(Readable) }],

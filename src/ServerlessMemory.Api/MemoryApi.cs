@@ -192,9 +192,7 @@ public static partial class MemoryApi
         {
             if (!MemoryTools.Exists(name)) return NotFound($"There is no memory tool '{name}'.");
             var arguments = await RequestBody.ReadObjectAsync(request, engine.Limits.RequestBodyBytes, cancellationToken);
-            var work = engine.Begin(userId);
-            var result = await MemoryTools.InvokeAsync(work, name, arguments, cancellationToken);
-            await work.CommitAsync(cancellationToken);
+            var result = await MemoryTools.InvokeAndCommitAsync(engine, userId, name, arguments, cancellationToken);
             return TypedResults.Ok(new JsonObject { ["result"] = result });
         });
 

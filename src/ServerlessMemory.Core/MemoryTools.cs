@@ -112,6 +112,31 @@ public static class MemoryTools
         }
     }
 
+    /// <summary>
+    /// Runs one tool in a unit of work of its own and commits it: what <c>POST tools/{name}</c> and the
+    /// MCP server do. The result is the committed truth (<see cref="Committed"/>).
+    /// </summary>
+    public static async Task<JsonNode> InvokeAndCommitAsync(MemoryEngine engine, string userId, string name, JsonElement arguments, CancellationToken cancellationToken = default)
+    {
+        var work = engine.Begin(userId);
+        var result = await InvokeAsync(work, name, arguments, cancellationToken);
+        await work.CommitAsync(cancellationToken);
+        return Committed(result, work);
+    }
+
+    /// <summary>
+    /// A tool's result as its unit's commit left it: an archive add the commit skipped, because a
+    /// concurrent request stored the same memory first, is reported as the duplicate it is, by the rule
+    /// <see cref="MemoryEngine.AddArchiveAsync"/> follows. Call after <see cref="MemoryUnitOfWork.CommitAsync"/>.
+    /// </summary>
+    public static JsonNode Committed(JsonNode result, MemoryUnitOfWork work)
+    {
+        if (result is JsonObject archived && archived["stored"] is JsonValue stored && stored.GetValue<bool>()
+            && archived["id"] is JsonValue id && work.SkippedAdds.TryGetValue(id.GetValue<string>(), out var first) && first is not null)
+            return ArchiveResult(first.Id, created: false);
+        return result;
+    }
+
     /// <summary>The tools as Microsoft.Extensions.AI functions bound to one unit of work.</summary>
     public static IList<AITool> AsAITools(MemoryUnitOfWork work) =>
         [.. Definitions.Select(d => new BoundTool(d, work))];
@@ -137,8 +162,10 @@ public static class MemoryTools
     private static async Task<JsonNode> Archive(MemoryUnitOfWork work, string content, MemoryType? type, double? importance, CancellationToken cancellationToken)
     {
         var (item, created) = await work.AddArchiveAsync(new NewMemory(content, type ?? MemoryType.Fact, importance ?? 0.5), cancellationToken);
-        return new JsonObject { ["id"] = item.Id, ["stored"] = created, ["duplicate"] = !created };
+        return ArchiveResult(item.Id, created);
     }
+
+    private static JsonObject ArchiveResult(string id, bool created) => new() { ["id"] = id, ["stored"] = created, ["duplicate"] = !created };
 
     private static async Task<JsonNode> Edit(MemoryUnitOfWork work, CoreEdit edit, CancellationToken cancellationToken)
     {

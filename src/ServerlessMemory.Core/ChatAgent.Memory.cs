@@ -93,7 +93,7 @@ public sealed partial class ChatAgent
 
         var said = messages is [{ Role: "user" } only] ? only.Content : string.Join("\n\n", messages.Select(m => $"{m.Role}: {m.Content}"));
         var extraction = ExtractOrThrowAsync(core, said, [], ct);
-        var fold = FoldIfLeavingAsync(loaded.Session, leaving, ct);
+        var fold = FoldIfLeavingAsync(loaded.Session, leaving, ct, ct);
         try
         {
             await extraction;
@@ -147,8 +147,8 @@ public sealed partial class ChatAgent
         return (window, leaving);
     }
 
-    private Task<(SessionState?, UsageDetails?)> FoldIfLeavingAsync(SessionState? session, List<ConversationMessage> leaving, CancellationToken ct) =>
-        leaving.Count > 0 ? FoldAsync(session, leaving, ct) : Task.FromResult<(SessionState?, UsageDetails?)>((null, null));
+    private Task<(SessionState?, UsageDetails?)> FoldIfLeavingAsync(SessionState? session, List<ConversationMessage> leaving, CancellationToken ct, CancellationToken request) =>
+        leaving.Count > 0 ? FoldAsync(session, leaving, ct, request) : Task.FromResult<(SessionState?, UsageDetails?)>((null, null));
 
     private async Task ApplyExtractionAsync(MemoryUnitOfWork work, string? extracted, string userId, IReadOnlyList<ScoredItem> shown, CancellationToken ct)
     {

@@ -53,7 +53,7 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         var cost = MemoryTelemetry.BeginTurnCost();
         try
         {
-            var turn = await WithTurnTimeoutAsync(ct => RunTurnAsync(userId, sessionId, message, emit, ct), cancellationToken);
+            var turn = await WithTurnTimeoutAsync(ct => RunTurnAsync(userId, sessionId, message, emit, ct, cancellationToken), cancellationToken);
             MemoryTelemetry.EndTurn(activity, turn, cost, engine.Store.Name);
             return turn;
         }
@@ -64,7 +64,10 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         }
     }
 
-    private async Task<ChatTurnResult> RunTurnAsync(string userId, string sessionId, string message, Func<ChatTurnEvent, ValueTask>? emit, CancellationToken ct)
+    /// <param name="ct">The turn's deadline (<see cref="ChatTurnOptions.TurnTimeout"/>): the models' calls end by it.</param>
+    /// <param name="request">The caller's own token: the commit of a reply that is ready runs on it (and the store's own deadline), not on the turn's.</param>
+    private async Task<ChatTurnResult> RunTurnAsync(string userId, string sessionId, string message, Func<ChatTurnEvent, ValueTask>? emit,
+        CancellationToken ct, CancellationToken request)
     {
         var clock = Stopwatch.StartNew();
         var turnId = Guid.CreateVersion7().ToString("N");
@@ -78,9 +81,10 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         var (window, leaving) = Plan(loaded.History, session, _options.PromptTokens - Prompt.CountTokens(system) - Prompt.CountTokens(message));
 
         // 3. Extraction beside the main call (the seed waits for it first); a summary fold beside both.
-        var extraction = ExtractAsync(coreView, message, recalled, ct);
+        // Helpers get what is left of the turn's deadline: when it runs out their work is dropped, not the reply.
+        var extraction = ExtractAsync(coreView, message, recalled, ct, request);
         if (_options.SequentialExtraction) await extraction.ContinueWith(_ => { }, TaskScheduler.Default);
-        var fold = FoldIfLeavingAsync(session, leaving, ct);
+        var fold = FoldIfLeavingAsync(session, leaving, ct, request);
         var main = emit is null
             ? MainAsync(Prompt.Messages(system, window, message), work, ct)
             : MainStreamingAsync(Prompt.Messages(system, window, message), work, emit, ct);
@@ -109,7 +113,9 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         var updates = work.Updates.ToList();
         // Everything the answer reports is made before the commit: once committed, the turn cannot fail.
         var calls = ToolCalls(response);
-        await work.CommitAsync(ct);
+        await work.CommitAsync(request);
+        // An archive add a concurrent request stored first is reported as the duplicate it is.
+        calls = [.. calls.Select(c => c with { Result = (JsonObject)MemoryTools.Committed(c.Result, work) })];
 
         var usage = new TurnUsage(
             response.Messages.Count(m => m.Role == ChatRole.Assistant) + (extractionUsage is null ? 0 : 1) + (foldUsage is null ? 0 : 1),
@@ -152,11 +158,17 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
     private static string ValidText(string text) =>
         text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0 ? text : Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(text));
 
-    private async Task<(string? Json, UsageDetails? Usage)> ExtractAsync(CoreMemory core, string message, IReadOnlyList<ScoredItem> recalled, CancellationToken ct)
+    private async Task<(string? Json, UsageDetails? Usage)> ExtractAsync(CoreMemory core, string message, IReadOnlyList<ScoredItem> recalled,
+        CancellationToken ct, CancellationToken request)
     {
         try
         {
             return await ExtractOrThrowAsync(core, message, recalled, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested && !request.IsCancellationRequested)
+        {
+            LogExtractionOutOfTime(logger, _options.TurnTimeout.TotalSeconds);
+            return (null, null);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -166,7 +178,7 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         }
     }
 
-    private async Task<(SessionState?, UsageDetails?)> FoldAsync(SessionState? session, List<ConversationMessage> leaving, CancellationToken ct)
+    private async Task<(SessionState?, UsageDetails?)> FoldAsync(SessionState? session, List<ConversationMessage> leaving, CancellationToken ct, CancellationToken request)
     {
         try
         {
@@ -179,8 +191,9 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
             var summary = Prompt.Tail(response.Text.Trim(), _options.SummaryTokens);
             return (new SessionState(leaving[0].SessionId, summary, leaving[^1].CreatedAt, session?.ETag), response.Usage ?? new UsageDetails());
         }
-        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        catch (Exception e) when (e is not OperationCanceledException || !request.IsCancellationRequested)
         {
+            // Failed or out of the turn's time: the next turn folds again.
             LogFoldFailed(logger, e);
             return (null, null);
         }
@@ -252,6 +265,9 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Memory extraction failed; the turn goes on without it")]
     private static partial void LogExtractionFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Memory extraction did not answer within the turn's {TurnTimeoutSeconds} s; its proposals are dropped and the reply is kept")]
+    private static partial void LogExtractionOutOfTime(ILogger logger, double turnTimeoutSeconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Folding the session summary failed; the next turn tries again")]
     private static partial void LogFoldFailed(ILogger logger, Exception exception);

@@ -112,7 +112,18 @@ public sealed partial class ServerlessMemoryContextProvider : AIContextProvider
         }
     }
 
-    private string Cut(string text) => text.Length <= _options.MaxMessageChars ? text : text[.._options.MaxMessageChars];
+    /// <summary>The text's first <see cref="ServerlessMemoryProviderOptions.MaxMessageChars"/> characters, counted as the service counts them (Unicode scalar values), never half a surrogate pair.</summary>
+    private string Cut(string text)
+    {
+        if (text.Length <= _options.MaxMessageChars) return text;
+        var (characters, end) = (0, 0);
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (characters++ == _options.MaxMessageChars) break;
+            end += rune.Utf16SequenceLength;
+        }
+        return text[..end];
+    }
 
     /// <summary>The tools' definitions, read once; a failed read is tried again on the next run.</summary>
     private Task<IList<AITool>> Tools()

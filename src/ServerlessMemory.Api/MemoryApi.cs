@@ -83,7 +83,7 @@ public static partial class MemoryApi
             var body = await RequestBody.ReadObjectAsync(request, engine.Limits.RequestBodyBytes, cancellationToken, "value", "description", "limit", "readOnly");
             var value = body.String("value", required: true)!;
             var description = body.String("description");
-            if (description?.Length > 1000) throw new MemoryValidationException("description", "'description' has more than 1000 characters.");
+            if (description is not null) Characters.AtMost(description, 1000, "description");
             var limit = body.Int("limit", 1, engine.Limits.MaxBlockLimit);
             var core = await engine.EditCoreAsync(userId, new SetBlock(label, value, description, limit, body.Bool("readOnly")),
                 Preconditions.IfMatch(request, blockMustExist: false), cancellationToken);
@@ -106,8 +106,7 @@ public static partial class MemoryApi
                 "content", "type", "importance", "createdAt", "metadata");
             var content = body.String("content", required: true)!;
             if (content.Trim().Length == 0) throw new MemoryValidationException("content", "'content' must not be empty.");
-            if (content.Length > engine.Limits.ArchiveChars)
-                throw new MemoryValidationException("content", $"'content' has {content.Length} characters; at most {engine.Limits.ArchiveChars} are allowed.");
+            Characters.AtMost(content, engine.Limits.ArchiveChars, "content");
             var typeName = body.String("type");
             if (!MemoryTypes.TryParse(typeName, out var type) && typeName is not null)
                 throw new MemoryValidationException("type", $"'type' must be one of {string.Join(", ", MemoryTypes.Names)}.");
@@ -130,7 +129,7 @@ public static partial class MemoryApi
             {
                 NotWith(request, "query", "limit", "continuationToken");
                 if (string.IsNullOrWhiteSpace(query)) throw new MemoryValidationException("query", "'query' must not be empty.");
-                if (query.Length > 1000) throw new MemoryValidationException("query", "'query' has more than 1000 characters.");
+                Characters.AtMost(query, 1000, "query");
                 var top = QueryInt(request, "top", 1, engine.Limits.MaxTop) ?? 5;
                 var history = request.Query["history"].ToString() is var h && h.Length > 0
                     ? (bool.TryParse(h, out var b) ? b : throw new MemoryValidationException("history", "'history' must be true or false."))
@@ -344,7 +343,7 @@ public static partial class MemoryApi
         {
             if (p.Value.ValueKind != JsonValueKind.String)
                 throw new MemoryValidationException("metadata", $"'metadata.{p.Name}' must be a string.");
-            if (p.Name.Length is 0 or > 64 || p.Value.GetString()!.Length > limits.MetadataChars)
+            if (p.Name.Length == 0 || !Characters.Fit(p.Name, 64) || !Characters.Fit(p.Value.GetString()!, limits.MetadataChars))
                 throw new MemoryValidationException("metadata", $"'metadata' keys are 1 to 64 characters and values at most {limits.MetadataChars}.");
             result[p.Name] = p.Value.GetString()!;
         }

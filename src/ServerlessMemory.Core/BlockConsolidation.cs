@@ -52,7 +52,7 @@ public static class BlockConsolidation
         if (block.ReadOnly) throw new MemoryValidationException("label", $"Core memory block '{label}' is read-only.");
         if (line.Length == 0 || block.Lines.Contains(line)) return null;
         var append = new AppendLine(label, line);
-        if (append.ValueAfter(block).Length <= block.Limit)
+        if (Characters.Fit(append.ValueAfter(block), block.Limit))
         {
             await work.EditCoreAsync(append, byModel: true, cancellationToken);
             return "append";
@@ -82,9 +82,10 @@ public static class BlockConsolidation
         var length = -1;
         for (var i = lines.Count - 1; i >= 0; i--)
         {
-            if (lines[i].Length > target) continue;
-            if (length + 1 + lines[i].Length > target) break;
-            length += 1 + lines[i].Length;
+            var chars = Characters.Count(lines[i]);
+            if (chars > target) continue;
+            if (length + 1 + chars > target) break;
+            length += 1 + chars;
             kept.Insert(0, lines[i]);
         }
         return kept;
@@ -114,7 +115,7 @@ public static class BlockConsolidation
             var rewritten = answer.RootElement.GetProperty("lines").EnumerateArray()
                 .Select(l => l.ValueKind == JsonValueKind.String ? l.GetString()!.Trim() : "")
                 .Where(l => l.Length > 0).Distinct(StringComparer.Ordinal).ToList();
-            var length = rewritten.Sum(l => l.Length + 1) - 1;
+            var length = rewritten.Sum(l => Characters.Count(l) + 1) - 1;
             return rewritten.Count > 0 && length <= block.Limit && rewritten.All(l => !l.Contains('\n', StringComparison.Ordinal)) ? rewritten : null;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

@@ -192,8 +192,7 @@ public sealed partial class ChatAgent
     private void CheckMessage(string field, string? message)
     {
         if (string.IsNullOrWhiteSpace(message)) throw new MemoryValidationException(field, $"'{field}' must not be empty.");
-        if (message.Length > engine.Limits.MessageChars)
-            throw new MemoryValidationException(field, $"'{field}' has {message.Length} characters; at most {engine.Limits.MessageChars} are allowed.");
+        Characters.AtMost(message, engine.Limits.MessageChars, field);
     }
 
     [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Information,

@@ -46,8 +46,7 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
     {
         if (models is null) throw new ModelNotConfiguredException(NotConfigured);
         if (string.IsNullOrWhiteSpace(message)) throw new MemoryValidationException("message", "'message' must not be empty.");
-        if (message.Length > engine.Limits.MessageChars)
-            throw new MemoryValidationException("message", $"'message' has {message.Length} characters; at most {engine.Limits.MessageChars} are allowed.");
+        Characters.AtMost(message, engine.Limits.MessageChars, "message");
 
         using var activity = MemoryTelemetry.StartTurn(sessionId);
         var cost = MemoryTelemetry.BeginTurnCost();
@@ -106,8 +105,8 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         if (folded is not null) work.SetSession(folded);
 
         var reply = ValidText(response.Text);
-        if (reply.Length > engine.Limits.ReplyChars)
-            throw new ModelFailedException($"The chat model's reply has {reply.Length} characters; at most {engine.Limits.ReplyChars} are kept (Memory__Limits__ReplyChars).");
+        if (!Characters.Fit(reply, engine.Limits.ReplyChars))
+            throw new ModelFailedException($"The chat model's reply has {Characters.Count(reply)} characters; at most {engine.Limits.ReplyChars} are kept (Memory__Limits__ReplyChars).");
         work.AddMessage("user", message, turnId);
         work.AddMessage("assistant", reply, turnId);
         var updates = work.Updates.ToList();

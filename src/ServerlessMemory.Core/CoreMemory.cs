@@ -86,9 +86,9 @@ public abstract record CoreEdit(string Label)
 
     protected static MemoryBlock Checked(MemoryBlock block)
     {
-        if (block.Value.Length > block.Limit)
+        if (!Characters.Fit(block.Value, block.Limit))
             throw new MemoryValidationException("value",
-                $"Block '{block.Label}' would hold {block.Value.Length} characters; its limit is {block.Limit}.");
+                $"Block '{block.Label}' would hold {Characters.Count(block.Value)} characters; its limit is {block.Limit}.");
         return block;
     }
 }

@@ -138,7 +138,7 @@ public static class MemoryExtraction
             foreach (var edit in core.EnumerateArray())
             {
                 if (left <= 0 || Text(edit, "label") is not { } label || Text(edit, "line") is not { } line
-                    || !CoreMemory.IsValidLabel(label) || rules.ExcludedBlocks.Contains(label) || line.Length > limits.MaxBlockLimit)
+                    || !CoreMemory.IsValidLabel(label) || rules.ExcludedBlocks.Contains(label) || !Characters.Fit(line, limits.MaxBlockLimit))
                 {
                     dropped++;
                     continue;
@@ -168,7 +168,7 @@ public static class MemoryExtraction
         if (root.TryGetProperty("archive", out var archive) && archive.ValueKind == JsonValueKind.Array)
             foreach (var item in archive.EnumerateArray())
             {
-                if (left-- <= 0 || Text(item, "content") is not { } content || content.Trim().Length == 0 || content.Length > limits.ArchiveChars
+                if (left-- <= 0 || Text(item, "content") is not { } content || content.Trim().Length == 0 || !Characters.Fit(content, limits.ArchiveChars)
                     || !MemoryTypes.TryParse(Text(item, "type") ?? "fact", out var type))
                 {
                     dropped++;
@@ -176,7 +176,7 @@ public static class MemoryExtraction
                 }
                 var importance = item.GetPropertyOrNull("importance") is { ValueKind: JsonValueKind.Number } n && !double.IsNaN(n.GetDouble())
                     ? Math.Clamp(n.GetDouble(), 0, 1) : 0.5;
-                var subject = Text(item, "subject")?.Trim() is { Length: > 0 and <= 256 } s ? s : null;
+                var subject = Text(item, "subject")?.Trim() is { Length: > 0 } s && Characters.Fit(s, limits.MetadataChars) ? s : null;
                 var (stored, _) = await work.AddArchiveAsync(new NewMemory(content, type, importance,
                     Metadata: subject is null ? null : new Dictionary<string, string> { ["subject"] = subject }), cancellationToken);
                 if (item.GetPropertyOrNull("supersedes") is { ValueKind: JsonValueKind.Array } ids)

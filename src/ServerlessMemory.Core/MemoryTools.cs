@@ -178,7 +178,7 @@ public static class MemoryTools
         {
             var full = (await work.GetCoreAsync(cancellationToken)).Find(edit.Label)!;
             // Never a silent no-op: the model is told what it can do instead.
-            throw new MemoryValidationException("value", $"{e.Message} Block '{edit.Label}' is full ({full.Value.Length}/{full.Limit} characters): " +
+            throw new MemoryValidationException("value", $"{e.Message} Block '{edit.Label}' is full ({Characters.Count(full.Value)}/{full.Limit} characters): " +
                 "replace an outdated or duplicate line (update_core_memory with mode 'replace' and 'old', or core_memory_replace), " +
                 "or keep the detail in the archive with archive_content, then try again.");
         }
@@ -235,8 +235,7 @@ public static class MemoryTools
                 throw new MemoryValidationException(name, $"'{name}' must be a string.");
             var s = Text(() => v.GetString()!, name);
             if (s.Trim().Length < min) throw new MemoryValidationException(name, $"'{name}' must not be empty.");
-            if (s.Length > max) throw new MemoryValidationException(name, $"'{name}' has {s.Length} characters; at most {max} are allowed.");
-            return s;
+            return Characters.AtMost(s, max, name);
         }
 
         /// <summary>A model's arguments can hold an escaped lone surrogate, which is no text: name the field.</summary>

@@ -44,7 +44,7 @@ public sealed class Prompt
         foreach (var block in core.Blocks)
         {
             text.Append("<block label=\"").Append(Untrusted(block.Label, attribute: true))
-                .Append($"\" chars=\"{block.Value.Length}/{block.Limit}\"{(block.ReadOnly ? " read_only=\"true\"" : "")}>");
+                .Append($"\" chars=\"{Characters.Count(block.Value)}/{block.Limit}\"{(block.ReadOnly ? " read_only=\"true\"" : "")}>");
             if (block.Description.Length > 0) text.Append("\n<!-- ").Append(Untrusted(block.Description)).Append(" -->");
             text.Append('\n').Append(Untrusted(block.Value)).Append("\n</block>\n");
         }

@@ -189,6 +189,58 @@ public abstract class MemoryApiTests(HttpClient http)
         Assert.Empty(await Archive(user));
     }
 
+    /// <summary>4,000 characters of each: one emoji among letters, CJK extension B (two UTF-16 units each), letters with combining marks.</summary>
+    public static TheoryData<string> FullMemories => new()
+    {
+        new string('x', 3_999) + "😀",
+        string.Concat(Enumerable.Repeat("𠀀", 4_000)),
+        string.Concat(Enumerable.Repeat("e\u0301", 2_000)),
+    };
+
+    [Theory]
+    [MemberData(nameof(FullMemories))]
+    public async Task A_memory_of_four_thousand_characters_is_accepted_however_utf16_encodes_them_and_one_more_is_not(string content)
+    {
+        var user = NewUser();
+
+        var added = await Ok(await _http.PostAsync($"/api/users/{user}/memory/archive", Json(new JsonObject { ["content"] = content }.ToJsonString())), 201);
+        var refused = await Problem(await _http.PostAsync($"/api/users/{user}/memory/archive", Json(new JsonObject { ["content"] = content + "😀" }.ToJsonString())), 400);
+        var byTool = await Ok(await _http.PostAsync($"/api/users/{user}/tools/archive_content", Json(new JsonObject { ["content"] = "z" + content[(char.IsSurrogate(content[0]) ? 2 : 1)..] }.ToJsonString())));
+
+        Assert.Equal(content, (string?)added["content"]);
+        Assert.Contains("has 4001 characters", (string?)refused["detail"], StringComparison.Ordinal);
+        Assert.Equal(true, (bool?)byTool["result"]!["stored"]);
+        Assert.Equal(2, (await Archive(user)).Count);
+    }
+
+    [Fact]
+    public async Task Every_limit_in_characters_counts_an_emoji_as_one()
+    {
+        var user = NewUser();
+        string Emoji(int n) => string.Concat(Enumerable.Repeat("😀", n));
+
+        var block = await Ok(await _http.PutAsync($"/api/users/{user}/memory/core/moods", Json(new JsonObject
+        {
+            ["value"] = Emoji(10), ["limit"] = 10, ["description"] = new string('d', 999) + "😀",
+        }.ToJsonString())));
+        await Problem(await _http.PutAsync($"/api/users/{user}/memory/core/moods", Json(new JsonObject { ["value"] = Emoji(11) }.ToJsonString())), 400);
+        await Problem(await _http.PutAsync($"/api/users/{user}/memory/core/moods", Json(new JsonObject { ["value"] = "", ["description"] = new string('d', 1_000) + "😀" }.ToJsonString())), 400);
+        await Ok(await _http.GetAsync($"/api/users/{user}/memory/archive?query={Uri.EscapeDataString(new string('q', 999) + "😀")}"));
+        await Problem(await _http.GetAsync($"/api/users/{user}/memory/archive?query={Uri.EscapeDataString(new string('q', 1_000) + "😀")}"), 400);
+        await Ok(await _http.PostAsync($"/api/users/{user}/memory/archive", Json(new JsonObject
+        {
+            ["content"] = "tagged", ["metadata"] = new JsonObject { [new string('k', 63) + "😀"] = new string('v', 255) + "😀" },
+        }.ToJsonString())), 201);
+        await Problem(await _http.PostAsync($"/api/users/{user}/memory/archive", Json(new JsonObject
+        {
+            ["content"] = "tagged too", ["metadata"] = new JsonObject { ["k"] = new string('v', 256) + "😀" },
+        }.ToJsonString())), 400);
+        var search = await Ok(await _http.PostAsync($"/api/users/{user}/tools/search_archive", Json(new JsonObject { ["query"] = new string('q', 999) + "😀" }.ToJsonString())));
+
+        Assert.Equal(Emoji(10), (string?)block["value"]);
+        Assert.NotNull(search["result"]!["results"]);
+    }
+
     [Fact]
     public async Task Content_over_the_limit_is_refused()
     {

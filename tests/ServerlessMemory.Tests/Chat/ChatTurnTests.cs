@@ -219,6 +219,24 @@ public sealed class ChatTurnTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_message_and_a_reply_at_their_limits_in_characters_are_kept_however_utf16_encodes_them()
+    {
+        var reply = string.Concat(Enumerable.Repeat("𠀀", 100));
+        _model.Chat = request => ChatRequests.IsMain(request) ? new(reply) : new(ChatRequests.NoExtraction);
+        using var service = ChatRequests.Service(_model);
+        service.Settings["Memory:Limits:ReplyChars"] = "100";
+        var message = new string('x', 7_999) + "😀";
+
+        var turn = await Ok(await service.Client().PostAsync("/api/users/emoji/chat", Json(new JsonObject { ["message"] = message }.ToJsonString())));
+        var refused = await Problem(await service.Client().PostAsync("/api/users/emoji/chat", Json(new JsonObject { ["message"] = message + "😀" }.ToJsonString())), 400);
+
+        Assert.Equal(reply, (string?)turn["reply"]);
+        Assert.Contains("has 8001 characters", (string?)refused["detail"], StringComparison.Ordinal);
+        var stored = (await Ok(await service.Client().GetAsync("/api/users/emoji/messages")))["items"]!.AsArray();
+        Assert.Equal([reply, message], stored.Select(m => (string?)m!["content"]));
+    }
+
+    [Fact]
     public async Task Two_hundred_turns_keep_the_prompt_within_its_budget_and_the_past_searchable()
     {
         const int budget = 1_200;

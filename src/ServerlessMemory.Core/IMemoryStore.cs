@@ -3,7 +3,9 @@ namespace ServerlessMemory.Core;
 /// <summary>
 /// Where memory lives: the embedded SQLite store or Cosmos DB. Every call is scoped to one user; a
 /// store never reads or writes across users. Writes that belong together go through
-/// <see cref="CommitAsync"/>, which applies all of a change set or none of it.
+/// <see cref="CommitAsync"/>, which applies all of a change set or none of it. No member has a
+/// default body: every store says what it does, and a wrapper derives from
+/// <see cref="DelegatingMemoryStore"/>, so it cannot drop a member it was written before.
 /// </summary>
 public interface IMemoryStore
 {
@@ -26,8 +28,7 @@ public interface IMemoryStore
 
     /// <summary>
     /// Deletes one archive item; false when it was not there. Of concurrent deletes of one item
-    /// exactly one answers true: no default, since one that reads first cannot tell, and a wrapper
-    /// falling back to it would lose the store's own answer.
+    /// exactly one answers true (a read-then-delete cannot tell which won).
     /// </summary>
     Task<bool> DeleteArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default);
 
@@ -37,21 +38,13 @@ public interface IMemoryStore
     /// <summary>
     /// Candidates for a search: up to <paramref name="limit"/> items matching any of the lexical
     /// terms, merged with up to <paramref name="limit"/> nearest by cosine similarity to
-    /// <paramref name="vector"/> when one is given. The engine ranks them.
+    /// <paramref name="vector"/> when one is given, and the user's <see cref="TermStatistics"/> when
+    /// the store keeps them cheaply (null: the engine counts over the candidates). The engine ranks
+    /// them, with the same scoring for every store.
     /// </summary>
-    Task<IReadOnlyList<ArchiveCandidate>> FindArchiveCandidatesAsync(
+    Task<ArchiveCandidates> FindArchiveCandidatesAsync(
         string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit,
         CancellationToken cancellationToken = default);
-
-    /// <summary>
-    /// Candidates as <see cref="FindArchiveCandidatesAsync"/> finds them, with the user's
-    /// <see cref="TermStatistics"/> when the store keeps them cheaply (null: the engine counts over
-    /// the candidates). The engine ranks them either way, with the same scoring for every store.
-    /// </summary>
-    async Task<ArchiveCandidates> FindArchiveCandidatesWithStatisticsAsync(
-        string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit,
-        CancellationToken cancellationToken = default) =>
-        new(await FindArchiveCandidatesAsync(userId, terms, vector, limit, cancellationToken), null);
 
     /// <summary>Newest first; <paramref name="sessionId"/> null means every session.</summary>
     Task<Page<ConversationMessage>> ListMessagesAsync(
@@ -76,10 +69,9 @@ public interface IMemoryStore
     /// Up to <paramref name="limit"/> archive items stored without their vector (during an embedding
     /// outage) and not forgotten by <paramref name="now"/>: of one user, or of every user when
     /// <paramref name="userId"/> is null. Read through an index of such items only, so the cost follows
-    /// what is missing, not what is stored. A store that keeps no such index finds none.
+    /// what is missing, not what is stored.
     /// </summary>
-    Task<IReadOnlyList<PendingVector>> FindArchiveItemsWithoutVectorAsync(string? userId, DateTimeOffset now, int limit, CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyList<PendingVector>>([]);
+    Task<IReadOnlyList<PendingVector>> FindArchiveItemsWithoutVectorAsync(string? userId, DateTimeOffset now, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Stores the vector of an item <see cref="FindArchiveItemsWithoutVectorAsync"/> found, and
@@ -87,6 +79,5 @@ public interface IMemoryStore
     /// the store can tell) and not forgotten by <paramref name="now"/>. False when it was not written
     /// (deleted, renewed, changed or forgotten meanwhile: a later run finds it again if it still lacks one).
     /// </summary>
-    Task<bool> SetArchiveVectorAsync(PendingVector item, ReadOnlyMemory<float> vector, DateTimeOffset now, CancellationToken cancellationToken = default) =>
-        Task.FromResult(false);
+    Task<bool> SetArchiveVectorAsync(PendingVector item, ReadOnlyMemory<float> vector, DateTimeOffset now, CancellationToken cancellationToken = default);
 }

@@ -144,7 +144,7 @@ public sealed class MemoryUnitOfWork
         var vector = await EmbedAsync(query, cancellationToken);
         if (terms.Count == 0 && vector is null) return [];
 
-        var found = await _engine.Store.FindArchiveCandidatesWithStatisticsAsync(UserId, terms, vector, _engine.Search.Candidates, cancellationToken);
+        var found = await _engine.Store.FindArchiveCandidatesAsync(UserId, terms, vector, _engine.Search.Candidates, cancellationToken);
         var candidates = found.Items
             .Where(c => !_adds.ContainsKey(c.Item.Id))
             .Concat(_adds.Values.Select(a => new ArchiveCandidate(a, Similarity(vector, a.Embedding))))

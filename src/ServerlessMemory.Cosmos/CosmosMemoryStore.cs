@@ -222,13 +222,14 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
     /// similarity and lexical relevance itself, rather than the service's <c>RANK RRF</c>, whose
     /// <c>FullTextScore</c> half could not read Chinese. A query vector of other dimensions than the
     /// container's policy (another embedding model) cannot use the index and finds no vector candidates.
+    /// It keeps no term statistics: the engine counts over the candidates.
     /// </summary>
-    public async Task<IReadOnlyList<ArchiveCandidate>> FindArchiveCandidatesAsync(
+    public async Task<ArchiveCandidates> FindArchiveCandidatesAsync(
         string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(terms);
         var query = vector is { Length: > 0 } v && v.Length == _options.EmbeddingDimensions ? v.ToArray() : null;
-        if (limit <= 0 || (terms.Count == 0 && query is null)) return [];
+        if (limit <= 0 || (terms.Count == 0 && query is null)) return new([], null);
         var meter = RequestMeter.Start();
         var lexical = terms.Count > 0
             ? QueryAsync<ArchiveDocument>(userId, CosmosQueries.ArchiveLexicalQuery(userId, terms, limit), meter, cancellationToken)
@@ -251,7 +252,7 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var row in lexicalRows.Concat(vectorRows))
             if (seen.Add(row.Id)) candidates.Add(new(row.ToItem(), similarity.GetValueOrDefault(row.Id)));
-        return candidates;
+        return new(candidates, null);
     }
 
     public async Task<Page<ConversationMessage>> ListMessagesAsync(

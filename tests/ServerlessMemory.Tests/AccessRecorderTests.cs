@@ -78,28 +78,14 @@ public sealed class AccessRecorderTests : IDisposable
     }
 
     /// <summary>The SQLite store, counting its commits.</summary>
-    private sealed class CountingStore(IMemoryStore inner) : IMemoryStore
+    private sealed class CountingStore(IMemoryStore inner) : DelegatingMemoryStore(inner)
     {
         private int _commits;
         public int Commits => _commits;
-        public string Name => inner.Name;
-        public Task<CoreMemory?> GetCoreAsync(string userId, CancellationToken cancellationToken = default) => inner.GetCoreAsync(userId, cancellationToken);
-        public Task<CommitResult> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default)
+        public override Task<CommitResult> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default)
         {
             Interlocked.Increment(ref _commits);
-            return inner.CommitAsync(userId, changes, cancellationToken);
+            return base.CommitAsync(userId, changes, cancellationToken);
         }
-        public Task<ArchiveItem?> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default) => inner.GetArchiveItemAsync(userId, id, cancellationToken);
-        public Task<bool> DeleteArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default) => inner.DeleteArchiveItemAsync(userId, id, cancellationToken);
-        public Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default) => inner.ListArchiveAsync(userId, limit, continuationToken, cancellationToken);
-        public Task<IReadOnlyList<ArchiveCandidate>> FindArchiveCandidatesAsync(string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default) =>
-            inner.FindArchiveCandidatesAsync(userId, terms, vector, limit, cancellationToken);
-        public Task<Page<ConversationMessage>> ListMessagesAsync(string userId, string? sessionId, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
-            inner.ListMessagesAsync(userId, sessionId, limit, continuationToken, cancellationToken);
-        public Task<IReadOnlyList<ConversationMessage>> SearchMessagesAsync(string userId, IReadOnlyList<string> terms, int limit, CancellationToken cancellationToken = default) =>
-            inner.SearchMessagesAsync(userId, terms, limit, cancellationToken);
-        public Task<SessionState?> GetSessionAsync(string userId, string sessionId, CancellationToken cancellationToken = default) => inner.GetSessionAsync(userId, sessionId, cancellationToken);
-        public Task DeleteUserAsync(string userId, CancellationToken cancellationToken = default) => inner.DeleteUserAsync(userId, cancellationToken);
-        public Task<SweepResult> SweepAsync(DateTimeOffset now, TimeSpan budget, CancellationToken cancellationToken = default) => inner.SweepAsync(now, budget, cancellationToken);
     }
 }

@@ -148,7 +148,7 @@ public sealed class StoreDeadlineTests(ITestOutputHelper output)
 }
 
 /// <summary>The real store, but the call named by <see cref="Stalls"/> waits (for its token, or ignoring it until released), and <see cref="Throws"/> fails every call.</summary>
-internal sealed class StallingStore(IMemoryStore inner) : IMemoryStore
+internal sealed class StallingStore(IMemoryStore inner) : DelegatingMemoryStore(inner)
 {
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -167,47 +167,21 @@ internal sealed class StallingStore(IMemoryStore inner) : IMemoryStore
         cancellationToken.ThrowIfCancellationRequested(); // released late: the request is over, write nothing
     }
 
-    public string Name => inner.Name;
-
-    public async Task<CoreMemory?> GetCoreAsync(string userId, CancellationToken cancellationToken = default)
+    public override async Task<CoreMemory?> GetCoreAsync(string userId, CancellationToken cancellationToken = default)
     {
         await Before(nameof(GetCoreAsync), cancellationToken);
-        return await inner.GetCoreAsync(userId, cancellationToken);
+        return await base.GetCoreAsync(userId, cancellationToken);
     }
 
-    public async Task<CommitResult> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default)
+    public override async Task<CommitResult> CommitAsync(string userId, MemoryChangeSet changes, CancellationToken cancellationToken = default)
     {
         await Before(nameof(CommitAsync), cancellationToken);
-        return await inner.CommitAsync(userId, changes, cancellationToken);
+        return await base.CommitAsync(userId, changes, cancellationToken);
     }
 
-    public async Task<ArchiveItem?> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default)
+    public override async Task<ArchiveItem?> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default)
     {
         await Before(nameof(GetArchiveItemAsync), cancellationToken);
-        return await inner.GetArchiveItemAsync(userId, id, cancellationToken);
+        return await base.GetArchiveItemAsync(userId, id, cancellationToken);
     }
-
-    public Task<bool> DeleteArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default) => inner.DeleteArchiveItemAsync(userId, id, cancellationToken);
-
-    public Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
-        inner.ListArchiveAsync(userId, limit, continuationToken, cancellationToken);
-
-    public Task<IReadOnlyList<ArchiveCandidate>> FindArchiveCandidatesAsync(string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default) =>
-        inner.FindArchiveCandidatesAsync(userId, terms, vector, limit, cancellationToken);
-
-    public Task<ArchiveCandidates> FindArchiveCandidatesWithStatisticsAsync(string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default) =>
-        inner.FindArchiveCandidatesWithStatisticsAsync(userId, terms, vector, limit, cancellationToken);
-
-    public Task<Page<ConversationMessage>> ListMessagesAsync(string userId, string? sessionId, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
-        inner.ListMessagesAsync(userId, sessionId, limit, continuationToken, cancellationToken);
-
-    public Task<IReadOnlyList<ConversationMessage>> SearchMessagesAsync(string userId, IReadOnlyList<string> terms, int limit, CancellationToken cancellationToken = default) =>
-        inner.SearchMessagesAsync(userId, terms, limit, cancellationToken);
-
-    public Task<SessionState?> GetSessionAsync(string userId, string sessionId, CancellationToken cancellationToken = default) =>
-        inner.GetSessionAsync(userId, sessionId, cancellationToken);
-
-    public Task DeleteUserAsync(string userId, CancellationToken cancellationToken = default) => inner.DeleteUserAsync(userId, cancellationToken);
-
-    public Task<SweepResult> SweepAsync(DateTimeOffset now, TimeSpan budget, CancellationToken cancellationToken = default) => inner.SweepAsync(now, budget, cancellationToken);
 }

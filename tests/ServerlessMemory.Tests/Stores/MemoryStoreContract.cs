@@ -127,8 +127,8 @@ public abstract class MemoryStoreContract
         var user = NewUser();
         await Store.CommitAsync(user, new() { ArchiveAdds = [Item("当前项目是客户流失预测"), Item("用户今天喝了一杯咖啡"), Item("works with XGBoost")] });
 
-        var found = await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("我在做什么项目"), null, 10);
-        var english = await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("xgboost"), null, 10);
+        var found = (await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("我在做什么项目"), null, 10)).Items;
+        var english = (await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("xgboost"), null, 10)).Items;
 
         Assert.Equal("当前项目是客户流失预测", Assert.Single(found).Item.Content);
         Assert.Equal("works with XGBoost", Assert.Single(english).Item.Content);
@@ -143,7 +143,7 @@ public abstract class MemoryStoreContract
             ArchiveAdds = [Item("north", embedding: [1, 0, 0]), Item("east", embedding: [0, 1, 0]), Item("north-east", embedding: [0.7f, 0.7f, 0])],
         });
 
-        var found = await Store.FindArchiveCandidatesAsync(user, [], new float[] { 2, 0.1f, 0 }, 2);
+        var found = (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 2, 0.1f, 0 }, 2)).Items;
 
         Assert.Equal(["north", "north-east"], found.Select(c => c.Item.Content));
         Assert.True(found[0].VectorSimilarity > 0.99);
@@ -158,7 +158,7 @@ public abstract class MemoryStoreContract
         await Store.CommitAsync(alice, new() { ArchiveAdds = [secret], Messages = [new("m", "default", "t", "user", "secret project", T0)] });
 
         Assert.Null(await Store.GetArchiveItemAsync(bob, secret.Id));
-        Assert.Empty(await Store.FindArchiveCandidatesAsync(bob, ["secret", "project"], new float[] { 1, 0, 0 }, 10));
+        Assert.Empty((await Store.FindArchiveCandidatesAsync(bob, ["secret", "project"], new float[] { 1, 0, 0 }, 10)).Items);
         Assert.Empty((await Store.ListArchiveAsync(bob, 10, null)).Items);
         Assert.Empty(await Store.SearchMessagesAsync(bob, ["secret"], 10));
         Assert.Empty((await Store.ListMessagesAsync(bob, null, 10, null)).Items);
@@ -222,12 +222,12 @@ public abstract class MemoryStoreContract
         var user = NewUser();
         var item = Item("likes hiking", embedding: [1, 0, 0]);
         await Store.CommitAsync(user, new() { ArchiveAdds = [item] });
-        Assert.Single(await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0, 0 }, 5));
+        Assert.Single((await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0, 0 }, 5)).Items);
 
         await Store.CommitAsync(user, new() { ArchiveDeletes = [item.Id] });
 
         Assert.Null(await Store.GetArchiveItemAsync(user, item.Id));
-        Assert.Empty(await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0, 0 }, 5));
+        Assert.Empty((await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0, 0 }, 5)).Items);
     }
 
     [Fact]
@@ -252,7 +252,7 @@ public abstract class MemoryStoreContract
         var coffee = LexicalTerms.ForQuery("coffee");
         async Task<(string[] Found, long? Documents, long? Frequency)> SearchAsync()
         {
-            var found = await Store.FindArchiveCandidatesWithStatisticsAsync(user, coffee, null, 10);
+            var found = await Store.FindArchiveCandidatesAsync(user, coffee, null, 10);
             return ([.. found.Items.Select(c => c.Item.Content).Order(StringComparer.Ordinal)], found.Statistics?.Documents,
                 found.Statistics?.DocumentFrequency.GetValueOrDefault(coffee[0]));
         }
@@ -317,7 +317,7 @@ public abstract class MemoryStoreContract
         Assert.Equal(0, again.Forgotten);
         Assert.Equal(["kept a"], (await Store.ListArchiveAsync(a, 10, null)).Items.Select(i => i.Content));
         Assert.Equal(["identity b"], (await Store.ListArchiveAsync(b, 10, null)).Items.Select(i => i.Content));
-        Assert.Empty(await Store.FindArchiveCandidatesAsync(a, ["due"], null, 10));
+        Assert.Empty((await Store.FindArchiveCandidatesAsync(a, ["due"], null, 10)).Items);
     }
 
     [Fact]
@@ -349,9 +349,9 @@ public abstract class MemoryStoreContract
         Assert.Empty(fresh.SkippedArchiveIds);
         var read = (await Store.GetArchiveItemAsync(user, stale.Id))!;
         Assert.Equal(renewed with { Embedding = null }, read with { Metadata = renewed.Metadata });
-        Assert.Equal(["Had a coffee"], (await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("coffee"), null, 5)).Select(c => c.Item.Content));
-        Assert.Equal("Had a coffee", (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 0, 1, 0 }, 1)).Single().Item.Content);
-        Assert.True((await Store.FindArchiveCandidatesAsync(user, [], new float[] { 0, 1, 0 }, 1)).Single().VectorSimilarity > 0.99);
+        Assert.Equal(["Had a coffee"], (await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("coffee"), null, 5)).Items.Select(c => c.Item.Content));
+        Assert.Equal("Had a coffee", (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 0, 1, 0 }, 1)).Items.Single().Item.Content);
+        Assert.True((await Store.FindArchiveCandidatesAsync(user, [], new float[] { 0, 1, 0 }, 1)).Items.Single().VectorSimilarity > 0.99);
         Assert.NotNull(await Store.GetArchiveItemAsync(user, LexicalTerms.ContentHash("never stored")));
     }
 
@@ -369,7 +369,7 @@ public abstract class MemoryStoreContract
         var read = (await Store.GetArchiveItemAsync(user, old.Id))!;
         Assert.Equal(("lives in Beijing", T0.AddDays(1), current.Id), (read.Content, read.SupersededAt, read.SupersededBy));
         Assert.Null((await Store.GetArchiveItemAsync(user, current.Id))!.SupersededAt);
-        Assert.Equal(T0.AddDays(1), Assert.Single(await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("beijing"), null, 5)).Item.SupersededAt);
+        Assert.Equal(T0.AddDays(1), Assert.Single((await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("beijing"), null, 5)).Items).Item.SupersededAt);
         Assert.Equal(current.Id, (await Store.ListArchiveAsync(user, 10, null)).Items.Single(i => i.Id == old.Id).SupersededBy);
     }
 
@@ -380,13 +380,13 @@ public abstract class MemoryStoreContract
         var outage = Item("stored during an embedding outage");
         await Store.CommitAsync(user, new() { ArchiveAdds = [outage, Item("east", embedding: [0, 1, 0])] });
         // A vector search first: the store's vector index (SQLite's in-memory cache) is built without the item.
-        Assert.DoesNotContain(outage.Id, (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 1, 0, 0 }, 5)).Select(c => c.Item.Id));
+        Assert.DoesNotContain(outage.Id, (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 1, 0, 0 }, 5)).Items.Select(c => c.Item.Id));
 
         var pending = Assert.Single(await Store.FindArchiveItemsWithoutVectorAsync(user, T0, 10));
         var written = await Store.SetArchiveVectorAsync(pending, new float[] { 1, 0, 0 }, T0);
 
         Assert.Equal((user, outage.Id, outage.Content, true), (pending.UserId, pending.Id, pending.Content, written));
-        var nearest = (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 1, 0.1f, 0 }, 1)).Single();
+        var nearest = (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 1, 0.1f, 0 }, 1)).Items.Single();
         Assert.Equal(outage.Id, nearest.Item.Id);
         Assert.True(nearest.VectorSimilarity > 0.99);
         Assert.Empty(await Store.FindArchiveItemsWithoutVectorAsync(user, T0, 10));

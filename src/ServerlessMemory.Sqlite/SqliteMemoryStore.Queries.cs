@@ -1,0 +1,153 @@
+using System.Globalization;
+using System.Text.Json;
+using ServerlessMemory.Core;
+using static ServerlessMemory.Sqlite.SqliteCommands;
+using static ServerlessMemory.Sqlite.SqliteRows;
+
+namespace ServerlessMemory.Sqlite;
+
+// The reads: each on its own connection.
+public sealed partial class SqliteMemoryStore
+{
+    public async Task<CoreMemory?> GetCoreAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = Open();
+        await using var command = Command(connection, "SELECT blocks, version FROM core WHERE user_id = $u", ("$u", userId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken)) return null;
+        var blocks = JsonSerializer.Deserialize<List<MemoryBlock>>(reader.GetString(0), Json)!;
+        return new CoreMemory(blocks, ETag(reader.GetInt64(1)));
+    }
+
+    public async Task<ArchiveItem?> GetArchiveItemAsync(string userId, string id, CancellationToken cancellationToken = default)
+    {
+        await using var connection = Open();
+        var items = await ReadItemsAsync(connection, $"SELECT {ItemColumns} FROM archive WHERE user_id = $u AND id = $id", cancellationToken, ("$u", userId), ("$id", id));
+        return items.Count == 0 ? null : items[0].Item;
+    }
+
+    public async Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default)
+    {
+        var (created, seq) = ParseToken(continuationToken);
+        await using var connection = Open();
+        var rows = await ReadItemsAsync(connection, $"""
+            SELECT {ItemColumns} FROM archive
+            WHERE user_id = $u AND (created_at, seq) < ($created, $seq)
+            ORDER BY created_at DESC, seq DESC LIMIT $limit
+            """, cancellationToken, ("$u", userId), ("$created", created), ("$seq", seq), ("$limit", limit + 1));
+        var more = rows.Count > limit;
+        var page = rows.Take(limit).ToList();
+        return new([.. page.Select(r => r.Item)],
+            more ? Token(Ms(page[^1].Item.CreatedAt)!.Value, page[^1].Seq) : null);
+    }
+
+    /// <summary>
+    /// Lexical candidates from <see cref="SqliteLexicalIndex.CandidatesAsync"/>, with the user's term
+    /// statistics; vector candidates the nearest in the user's <see cref="VectorIndex"/>. The
+    /// statistics go to the engine, which ranks.
+    /// </summary>
+    public async Task<ArchiveCandidates> FindArchiveCandidatesAsync(
+        string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(terms);
+        await using var connection = Open();
+        var (seqs, statistics) = terms.Count > 0 && limit > 0
+            ? await _lexical.CandidatesAsync(connection, userId, terms, limit, cancellationToken)
+            : ([], null);
+
+        float[]? query = null;
+        VectorIndex? index = null;
+        if (vector is { } v && limit > 0)
+        {
+            query = VectorIndex.Normalise(v.Span);
+            index = await VectorsOfAsync(userId, v.Length, cancellationToken);
+            var lexical = seqs.ToHashSet();
+            foreach (var (key, _) in index.Nearest(query, limit))
+                if (lexical.Add(key)) seqs.Add(key);
+        }
+        if (seqs.Count == 0) return new([], statistics);
+
+        var rows = await ReadItemsAsync(connection,
+            // `+user_id`: look each row up by its key; the user's index would read all their rows.
+            $"SELECT {ItemColumns} FROM archive WHERE +user_id = $u AND seq IN (SELECT value FROM json_each($seqs))",
+            cancellationToken, ("$u", userId), ("$seqs", JsonSerializer.Serialize(seqs)));
+        var order = seqs.Select((seq, i) => (seq, i)).ToDictionary(x => x.seq, x => x.i);
+        return new([.. rows.OrderBy(r => order[r.Seq]).Select(r => new ArchiveCandidate(r.Item, query is null ? null : index!.Similarity(query, r.Seq)))],
+            statistics);
+    }
+
+    public async Task<Page<ConversationMessage>> ListMessagesAsync(
+        string userId, string? sessionId, int limit, string? continuationToken, CancellationToken cancellationToken = default)
+    {
+        var (_, before) = ParseToken(continuationToken);
+        await using var connection = Open();
+        var rows = await ReadMessagesAsync(connection, $"""
+            SELECT {MessageColumns} FROM message
+            WHERE user_id = $u {(sessionId is null ? "" : "AND session_id = $s")} AND seq < $before
+            ORDER BY seq DESC LIMIT $limit
+            """, cancellationToken, ("$u", userId), ("$s", sessionId), ("$before", before), ("$limit", limit + 1));
+        var more = rows.Count > limit;
+        var page = rows.Take(limit).ToList();
+        return new([.. page.Select(r => r.Message)], more ? Token(0, page[^1].Seq) : null);
+    }
+
+    public async Task<IReadOnlyList<ConversationMessage>> SearchMessagesAsync(
+        string userId, IReadOnlyList<string> terms, int limit, CancellationToken cancellationToken = default)
+    {
+        if (terms.Count == 0) return [];
+        await using var connection = Open();
+        var match = SqliteLexicalIndex.CoordinateMatch(SqliteLexicalIndex.MessageTerms, userId, terms, limit, out var parameters);
+        var rows = await ReadMessagesAsync(connection, $"""
+            SELECT m.seq, m.id, m.session_id, m.turn_id, m.role, m.content, m.created_at
+            FROM ({match}) hit JOIN message m ON m.seq = hit.rowid
+            WHERE m.user_id = $u
+            """, cancellationToken, [.. parameters, ("$u", userId)]);
+        return [.. rows.OrderByDescending(r => r.Seq).Select(r => r.Message)];
+    }
+
+    public async Task<SessionState?> GetSessionAsync(string userId, string sessionId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = Open();
+        await using var command = Command(connection,
+            "SELECT summary, summarized_through, version FROM session WHERE user_id = $u AND session_id = $s", ("$u", userId), ("$s", sessionId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken)) return null;
+        return new(sessionId, reader.GetString(0), reader.IsDBNull(1) ? null : FromMs(reader.GetInt64(1)), ETag(reader.GetInt64(2)));
+    }
+
+    /// <summary>Through the partial index <c>archive_without_vector</c>, which holds only the rows without a vector.</summary>
+    public async Task<IReadOnlyList<PendingVector>> FindArchiveItemsWithoutVectorAsync(string? userId, DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+    {
+        var pending = new List<PendingVector>();
+        if (limit <= 0) return pending;
+        await using var connection = Open();
+        await using var command = Command(connection, $"""
+            SELECT user_id, id, content FROM archive INDEXED BY archive_without_vector
+            WHERE embedding IS NULL {(userId is null ? "" : "AND user_id = $u")} AND (forget_at IS NULL OR forget_at > $now)
+            LIMIT $n
+            """, ("$u", userId), ("$now", Ms(now)), ("$n", limit));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) pending.Add(new(reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+        return pending;
+    }
+
+    private Task<VectorIndex> VectorsOfAsync(string userId, int dimensions, CancellationToken cancellationToken) =>
+        _vectors.GetAsync(userId, dimensions, async (index, ct) =>
+        {
+            // Its own connection: the read is one statement, so one snapshot, taken after the cache registered the build.
+            await using var connection = Open();
+            await using (var count = Command(connection, "SELECT count(*) FROM archive WHERE user_id = $u AND embedding IS NOT NULL", ("$u", userId)))
+                index.Reserve(Convert.ToInt32(await count.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture));
+            await using var command = Command(connection, "SELECT seq, embedding FROM archive WHERE user_id = $u AND embedding IS NOT NULL", ("$u", userId));
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            var blob = new byte[dimensions * sizeof(float)];
+            while (await reader.ReadAsync(ct))
+            {
+                // Into one buffer: a build of 10,000 rows would otherwise leave 60 MB of blobs for the collector.
+                var length = (int)reader.GetBytes(1, 0, null, 0, 0);
+                if (length != blob.Length) continue; // another model's vector: it could not be compared anyway
+                reader.GetBytes(1, 0, blob, 0, length);
+                index.Add(reader.GetInt64(0), VectorIndex.FromBlob(blob));
+            }
+        }, cancellationToken);
+}

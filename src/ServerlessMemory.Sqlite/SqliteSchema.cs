@@ -1,0 +1,28 @@
+using Microsoft.Data.Sqlite;
+using static ServerlessMemory.Sqlite.SqliteCommands;
+
+namespace ServerlessMemory.Sqlite;
+
+/// <summary>The tables of <c>Schema.sql</c>, and what brings a file made by an earlier build up to them.</summary>
+internal static class SqliteSchema
+{
+    /// <summary>Creates what is missing, adds the columns added since, and indexes again terms another version wrote.</summary>
+    public static void Apply(SqliteConnection connection)
+    {
+        using var schema = typeof(SqliteSchema).Assembly.GetManifestResourceStream("Schema.sql")!;
+        Execute(connection, new StreamReader(schema).ReadToEnd());
+        Migrate(connection);
+        SqliteLexicalIndex.Reindex(connection);
+    }
+
+    /// <summary>Brings a file made by an earlier build up to the schema: columns added since are added, empty.</summary>
+    private static void Migrate(SqliteConnection connection)
+    {
+        var columns = new HashSet<string>(StringComparer.Ordinal);
+        using (var info = Command(connection, "SELECT name FROM pragma_table_info('archive')"))
+        using (var reader = info.ExecuteReader())
+            while (reader.Read()) columns.Add(reader.GetString(0));
+        if (!columns.Contains("superseded_at")) Execute(connection, "ALTER TABLE archive ADD COLUMN superseded_at INTEGER");
+        if (!columns.Contains("superseded_by")) Execute(connection, "ALTER TABLE archive ADD COLUMN superseded_by TEXT");
+    }
+}

@@ -2,7 +2,7 @@
 // memories in the same run (Retrieval/: one loader per set, the baseline, the metrics). No data is shipped:
 //   dotnet run -c Release --project bench/ServerlessMemory.Bench -- retrieval --data /work/data
 //   ... -- retrieval [--locomo <locomo10.json | folder>] [--cmrc <cmrc2018_dev.json>] [--friendsqa <folder | file>]
-//          [--memdaily <messages_and_QAs folder>] [--max-questions N] [--embeddings minilm] [--segmenters]
+//          [--memdaily <messages_and_QAs folder>] [--max-questions N] [--losses N] [--embeddings minilm] [--segmenters]
 // bench/README.md says where each set comes from and how to fetch it.
 using System.Diagnostics;
 using Microsoft.Extensions.AI;
@@ -79,6 +79,7 @@ internal static class RetrievalBench
             }
 
             summaries.AddRange(RetrievalReport.Print(set, runs));
+            if (Arg(args, "--losses") is { } losses) RetrievalReport.PrintLosses(set, runs, int.Parse(losses, System.Globalization.CultureInfo.InvariantCulture));
             if (args.Contains("--segmenters") && set.Language == Language.Chinese) CompareSegmenters(set);
             foreach (var bm25 in lucene) bm25.Dispose();
         }

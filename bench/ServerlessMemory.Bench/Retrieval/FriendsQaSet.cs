@@ -32,7 +32,8 @@ internal static class FriendsQaSet
                 {
                     foreach (var u in paragraph!["utterances:"]!.AsArray())
                     {
-                        var speakers = string.Join(", ", u!["speakers"]!.AsArray().Select(s => (string)s!));
+                        // Scene descriptions ("[ Scene : Central Perk ... ]") have the speaker #NOTE#: stored without it; #ALL# is everyone.
+                        var speakers = string.Join(", ", u!["speakers"]!.AsArray().Select(s => (string)s!).Where(s => s != "#NOTE#").Select(s => s == "#ALL#" ? "All" : s));
                         list.Add(($"{scene}:{(int)u["uid"]!}", speakers.Length > 0 ? $"{speakers}: {(string)u["utterance"]!}" : (string)u["utterance"]!));
                     }
                     foreach (var qa in paragraph["qas"]!.AsArray())

@@ -2,7 +2,8 @@
 // memories in the same run (Retrieval/: one loader per set, the baseline, the metrics). No data is shipped:
 //   dotnet run -c Release --project bench/ServerlessMemory.Bench -- retrieval --data /work/data
 //   ... -- retrieval [--locomo <locomo10.json | folder>] [--cmrc <cmrc2018_dev.json>] [--friendsqa <folder | file>]
-//          [--memdaily <messages_and_QAs folder>] [--max-questions N] [--losses N] [--embeddings minilm] [--segmenters]
+//          [--memdaily <messages_and_QAs folder>] [--max-questions N] [--losses N] [--segmenters]
+//          [--embeddings minilm [--embeddings-cache <folder>, default ~/.cache/serverlessmemory-bench]]
 // bench/README.md says where each set comes from and how to fetch it.
 using System.Diagnostics;
 using Microsoft.Extensions.AI;
@@ -32,6 +33,7 @@ internal static class RetrievalBench
         int? maxQuestions = Arg(args, "--max-questions") is { } max ? int.Parse(max, System.Globalization.CultureInfo.InvariantCulture) : null;
         var withVectors = Arg(args, "--embeddings") is "minilm";
         using var minilm = withVectors ? new MiniLmEmbeddings() : null;
+        var embeddings = withVectors ? new EmbeddingCache(Arg(args, "--embeddings-cache") ?? EmbeddingCache.DefaultFolder) : null;
         var loadAtStart = RetrievalReport.Load();
         var overridden = Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(k => k.StartsWith("Memory__Search__", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal).ToList();
         if (overridden.Count > 0)
@@ -52,12 +54,13 @@ internal static class RetrievalBench
             foreach (var bm25 in lucene) runs.Add(SystemRun.Of(bm25.Name, Role.Baseline, set, bm25.Rank));
 
             var vectors = new Dictionary<string, float[]>(StringComparer.Ordinal);
-            if (minilm is not null && set.Language == Language.English)
+            if (minilm is not null && embeddings is not null && set.Language == Language.English)
             {
                 clock.Restart();
-                var texts = set.Memories.SelectMany(m => m.Value.Select(x => x.Content)).Concat(set.Questions.Select(q => q.Text)).Distinct().ToList();
-                foreach (var (text, vector) in texts.Zip(minilm.Encode(texts))) vectors[text] = vector;
-                Console.WriteLine($"  embedded {texts.Count:N0} texts with all-MiniLM-L6-v2 (384-d, ONNX, CPU) in {clock.Elapsed.TotalSeconds:F0} s");
+                var texts = set.Memories.SelectMany(m => m.Value.Select(x => x.Content)).Concat(set.Questions.Select(q => q.Text)).ToList();
+                vectors = embeddings.Vectors(texts, minilm, out var computed);
+                embeddings.Save();
+                Console.WriteLine($"  {vectors.Count:N0} texts with all-MiniLM-L6-v2 (384-d, ONNX, CPU): {computed:N0} embedded, the rest read from {embeddings.Folder}, in {clock.Elapsed.TotalSeconds:F0} s");
             }
 
             var store = new SqliteMemoryStore(Path.Combine(directory, $"retrieval-{set.Name.Split(' ')[0]}.db"));

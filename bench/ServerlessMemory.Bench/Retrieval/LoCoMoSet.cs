@@ -13,31 +13,33 @@ internal static class LoCoMoSet
 
     public static LabelledSet Load(string path)
     {
-        var conversations = new List<JsonObject>();
+        // Named by LoCoMo's sample id (conv-26; the folder's 26.json), so a question's id, and with it its
+        // half, is the same whichever form of the data is read.
+        var conversations = new List<(string Name, JsonObject Conversation)>();
         if (Directory.Exists(path))
             foreach (var file in Directory.GetFiles(path, "*.json").Order(StringComparer.Ordinal))
-                conversations.Add(JsonNode.Parse(File.ReadAllText(file))!.AsObject());
+                conversations.Add(("conv-" + Path.GetFileNameWithoutExtension(file), JsonNode.Parse(File.ReadAllText(file))!.AsObject()));
         else
             foreach (var sample in JsonNode.Parse(File.ReadAllText(path))!.AsArray())
             {
                 var conversation = sample!["conversation"]!.DeepClone().AsObject();
                 conversation["qa"] = sample["qa"]!.DeepClone();
-                conversations.Add(conversation);
+                conversations.Add(((string)sample["sample_id"]!, conversation));
             }
 
         var memories = new Dictionary<string, List<(string, string)>>(StringComparer.Ordinal);
         var questions = new List<LabelledQuestion>();
-        for (var c = 0; c < conversations.Count; c++)
+        foreach (var (name, conversation) in conversations)
         {
-            var user = $"locomo-{c}";
+            var user = "locomo-" + name;
             var turns = new List<(string, string)>();
-            foreach (var (key, value) in conversations[c])
+            foreach (var (key, value) in conversation)
                 if (key.StartsWith("session_", StringComparison.Ordinal) && value is JsonArray session)
                     foreach (var turn in session)
                         turns.Add(((string)turn!["dia_id"]!, $"{(string)turn["speaker"]!}: {(string)turn["text"]!}"));
             memories[user] = turns;
             var known = turns.Select(t => t.Item1).ToHashSet(StringComparer.Ordinal);
-            var qas = conversations[c]["qa"]!.AsArray();
+            var qas = conversation["qa"]!.AsArray();
             for (var i = 0; i < qas.Count; i++)
             {
                 var qa = qas[i]!;

@@ -3,6 +3,7 @@
 //   dotnet run -c Release --project bench/ServerlessMemory.Bench -- retrieval --data /work/data
 //   ... -- retrieval [--locomo <locomo10.json | folder>] [--cmrc <cmrc2018_dev.json>] [--friendsqa <folder | file>]
 //          [--memdaily <messages_and_QAs folder>] [--max-questions N] [--losses N] [--segmenters]
+//          [--save <file>] [--against <file saved by an earlier run>]
 //          [--embeddings minilm [--embeddings-cache <folder>, default ~/.cache/serverlessmemory-bench]]
 // bench/README.md says where each set comes from and how to fetch it.
 using System.Diagnostics;
@@ -39,6 +40,7 @@ internal static class RetrievalBench
         if (overridden.Count > 0)
             Console.WriteLine($"search options from the environment: {string.Join(", ", overridden.Select(k => $"{k}={Environment.GetEnvironmentVariable(k)}"))}");
         var summaries = new List<SetSummary>();
+        var ours = new List<(LabelledSet, SystemRun)>();
 
         foreach (var (option, path, load) in paths)
         {
@@ -82,11 +84,14 @@ internal static class RetrievalBench
             }
 
             summaries.AddRange(RetrievalReport.Print(set, runs));
+            ours.Add((set, runs.First(r => r.Role == Role.Ours)));
             if (Arg(args, "--losses") is { } losses) RetrievalReport.PrintLosses(set, runs, int.Parse(losses, System.Globalization.CultureInfo.InvariantCulture));
             if (args.Contains("--segmenters") && set.Language == Language.Chinese) CompareSegmenters(set);
             foreach (var bm25 in lucene) bm25.Dispose();
         }
         RetrievalReport.PrintSummary(summaries, loadAtStart);
+        if (Arg(args, "--against") is { } against) RunComparison.PrintAgainst(against, ours);
+        if (Arg(args, "--save") is { } save) RunComparison.Save(save, ours);
     }
 
     private static string? Arg(string[] args, string name)

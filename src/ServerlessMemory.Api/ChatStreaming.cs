@@ -3,9 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
-using ProblemDetails = Microsoft.AspNetCore.Mvc.ProblemDetails;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ServerlessMemory.Core;
 
@@ -38,7 +36,6 @@ public static partial class MemoryApi
     {
         var services = request.HttpContext.RequestServices;
         var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
-        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(MemoryApi));
         var events = agent.StreamAsync(userId, sessionId, message, cancellationToken).GetAsyncEnumerator(cancellationToken);
         try
         {
@@ -50,10 +47,10 @@ public static partial class MemoryApi
             await events.DisposeAsync();
             throw;
         }
-        return TypedResults.ServerSentEvents(Events(events, json, logger, request.HttpContext));
+        return TypedResults.ServerSentEvents(Events(events, json, request.HttpContext));
     }
 
-    private static async IAsyncEnumerable<SseItem<string>> Events(IAsyncEnumerator<ChatTurnEvent> events, JsonSerializerOptions json, ILogger logger,
+    private static async IAsyncEnumerable<SseItem<string>> Events(IAsyncEnumerator<ChatTurnEvent> events, JsonSerializerOptions json,
         HttpContext context, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await using var _ = events;
@@ -66,7 +63,7 @@ public static partial class MemoryApi
                 ChatTurnDone done => Item("done", ChatAnswer(done.Result), json),
                 var other => throw new InvalidOperationException($"Unknown turn event {other.GetType().Name}."),
             };
-            ProblemDetails? problem = null;
+            Problem? problem = null;
             try
             {
                 more = await events.MoveNextAsync();
@@ -77,41 +74,15 @@ public static partial class MemoryApi
             }
             catch (Exception e)
             {
-                problem = StreamProblem(e, logger, context);
+                // The status line is long sent: what Run would answer goes in the error event.
+                problem = Problems.For(e, context.Request);
             }
             if (problem is not null)
             {
-                yield return Item("error", problem, json);
+                yield return Item("error", problem.ToDetails(), json);
                 yield break;
             }
         }
-    }
-
-    /// <summary>What Run would answer for this failure, as an <c>error</c> event's problem: the status line is long sent.</summary>
-    private static ProblemDetails StreamProblem(Exception e, ILogger logger, HttpContext context)
-    {
-        var (status, title, detail) = e switch
-        {
-            ModelUnavailableException m => (503, "The model is unavailable.", m.Message + " Nothing was changed."),
-            StoreUnavailableException s => (503, "The memory store is unavailable.", s.Message + " A write of this turn is stored whole or not at all."),
-            MemoryConflictException c => (412, "The memory has changed.", c.Message + " Read it again and retry."),
-            MemoryValidationException v => (400, "The request is not valid.", v.Message),
-            _ => (500, "The request failed.", "Nothing was changed. See the service's logs."),
-        };
-        if (status == 500) logger.LogError(e, "Streamed turn {Method} {Path} failed", context.Request.Method, context.Request.Path);
-        return new ProblemDetails
-        {
-            Type = status switch
-            {
-                400 => "https://tools.ietf.org/html/rfc9110#section-15.5.1",
-                412 => "https://tools.ietf.org/html/rfc9110#section-15.5.13",
-                503 => "https://tools.ietf.org/html/rfc9110#section-15.6.4",
-                _ => "https://tools.ietf.org/html/rfc9110#section-15.6.1",
-            },
-            Title = title,
-            Status = status,
-            Detail = detail,
-        };
     }
 
     private static SseItem<string> Item<T>(string type, T data, JsonSerializerOptions json) =>

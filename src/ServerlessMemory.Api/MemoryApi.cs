@@ -202,7 +202,7 @@ public static partial class MemoryApi
             return TypedResults.Ok(new { scanned = result.Scanned, forgotten = result.Forgotten, users = result.Users, durationMs = result.DurationMs });
         });
 
-    /// <summary>Maps what the engine throws to problem+json; nothing internal reaches the caller.</summary>
+    /// <summary>Runs a handler after the checks every route makes; what it throws becomes problem+json by the one table, <see cref="Problems"/>.</summary>
     private static async Task<IResult> Run(HttpRequest request, string? userId, Func<IServiceProvider, MemoryEngine, Task<IResult>> handle)
     {
         var services = request.HttpContext.RequestServices;
@@ -216,65 +216,9 @@ public static partial class MemoryApi
                     detail: "With Auth:RequireUserPrincipal on, {userId} must be the authenticated principal's id.");
             return await handle(services, services.GetRequiredService<MemoryEngine>());
         }
-        catch (MemoryValidationException e)
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [e.Field] = [e.Message] },
-                detail: e.Message, title: "The request is not valid.");
-        }
-        catch (MemoryNotFoundException e)
-        {
-            return NotFound(e.Message);
-        }
-        catch (MemoryConflictException e)
-        {
-            return TypedResults.Problem(statusCode: 412, title: "The memory has changed.", detail: e.Message + " Read it again and retry.");
-        }
-        catch (ModelNotConfiguredException e)
-        {
-            return TypedResults.Problem(statusCode: 501, title: "No model is configured.", detail: e.Message);
-        }
-        catch (ModelUnavailableException e)
-        {
-            RequestFailures.ModelFailed(services, request, 503, e);
-            request.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, e.RetryAfter.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return TypedResults.Problem(statusCode: 503, title: "The model is unavailable.", detail: e.Message + " Nothing was changed.");
-        }
-        catch (StoreUnavailableException e)
-        {
-            RequestFailures.StoreUnavailable(services, request, e);
-            request.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, e.RetryAfter.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return TypedResults.Problem(statusCode: 503, title: "The memory store is unavailable.",
-                detail: e.Message + " A write of this request is stored whole or not at all; retry it.");
-        }
-        catch (ModelFailedException e)
-        {
-            RequestFailures.ModelFailed(services, request, 502, e);
-            return TypedResults.Problem(statusCode: 502, title: "The model failed.", detail: e.Message + " Nothing was changed.");
-        }
-        catch (RequestBody.TooLargeException e)
-        {
-            return TypedResults.Problem(statusCode: 413, title: "The request is too large.", detail: e.Message);
-        }
-        catch (RequestBody.UnsupportedMediaTypeException e)
-        {
-            return TypedResults.Problem(statusCode: 415, title: "The body must be JSON.", detail: e.Message);
-        }
-        catch (BadHttpRequestException e)
-        {
-            // Kestrel's verdict on the body (too slow: 408, shorter than its Content-Length: 400): the client's fault, no Error.
-            return RequestFailures.BadRequest(services, request, e);
-        }
-        catch (Exception e) when (request.HttpContext.RequestAborted.IsCancellationRequested)
-        {
-            // The client went away (a dropped body reads as an I/O error): nobody is left to answer.
-            RequestFailures.Aborted(services, request, e);
-            return TypedResults.Problem(statusCode: 499, title: "The request was cancelled.");
-        }
         catch (Exception e)
         {
-            services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(MemoryApi))
-                .LogError(e, "Request {Method} {Path} failed", request.Method, request.Path);
-            return TypedResults.Problem(statusCode: 500, title: "The request failed.", detail: "Nothing was changed. See the service's logs.");
+            return Problems.For(e, request).ToResult(request.HttpContext);
         }
     }
 

@@ -17,16 +17,8 @@ internal static partial class RequestFailures
     public static void StoreUnavailable(IServiceProvider services, HttpRequest request, StoreUnavailableException e) =>
         LogStoreUnavailable(Logger(services), request.Method, request.Path.ToString(), e.Message, Cause(e.InnerException));
 
-    public static IResult BadRequest(IServiceProvider services, HttpRequest request, BadHttpRequestException e)
-    {
+    public static void BadRequest(IServiceProvider services, HttpRequest request, BadHttpRequestException e) =>
         LogBadRequest(Logger(services), request.Method, request.Path.ToString(), e.StatusCode, e.Message);
-        return TypedResults.Problem(statusCode: e.StatusCode, title: "The request could not be read.", detail: e.StatusCode switch
-        {
-            408 => "The request body came too slowly or stopped; nothing was changed.",
-            413 => "The request body is too large.",
-            _ => "The request body ended before its Content-Length or is malformed; nothing was changed.",
-        });
-    }
 
     public static void Aborted(IServiceProvider services, HttpRequest request, Exception e) =>
         LogAborted(Logger(services), request.Method, request.Path.ToString(), e.GetType().Name);

@@ -54,19 +54,6 @@ public sealed partial class ChatAgent
         }
     }
 
-    private async Task<ChatResponse> MainStreamingAsync(List<ChatMessage> messages, MemoryUnitOfWork work, Func<ChatTurnEvent, ValueTask> emit, CancellationToken ct)
-    {
-        var chatOptions = new ChatOptions { ModelId = models!.ChatModel, Tools = MemoryTools.AsAITools(work), ToolMode = ChatToolMode.Auto };
-        var response = await StreamStepAsync(messages, chatOptions, emit, ct);
-        if (!string.IsNullOrWhiteSpace(response.Text)) return response;
-
-        // As MainAsync: the step limit ended the loop on a tool call, so ask once more, without tools.
-        var final = await StreamStepAsync([.. messages, .. response.Messages], new ChatOptions { ModelId = models.ChatModel }, emit, ct);
-        var usage = response.Usage ?? new UsageDetails();
-        if (final.Usage is not null) usage.Add(final.Usage);
-        return new ChatResponse([.. response.Messages, .. final.Messages]) { Usage = usage };
-    }
-
     /// <summary>One streamed request (tool rounds included): text as it comes, each tool call once its result is in.</summary>
     private async Task<ChatResponse> StreamStepAsync(List<ChatMessage> messages, ChatOptions options, Func<ChatTurnEvent, ValueTask> emit, CancellationToken ct)
     {

@@ -84,9 +84,7 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
         var extraction = ExtractAsync(coreView, message, recalled, ct, request);
         if (_options.SequentialExtraction) await extraction.ContinueWith(_ => { }, TaskScheduler.Default);
         var fold = FoldIfLeavingAsync(session, leaving, ct, request);
-        var main = emit is null
-            ? MainAsync(Prompt.Messages(system, window, message), work, ct)
-            : MainStreamingAsync(Prompt.Messages(system, window, message), work, emit, ct);
+        var main = MainAsync(Prompt.Messages(system, window, message), work, emit, ct);
 
         ChatResponse response;
         try
@@ -126,17 +124,22 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
 
     public const string NotConfigured = "No chat model is configured: set Model__Provider (and Model__Endpoint, Model__ChatModel) to chat.";
 
-    private async Task<ChatResponse> MainAsync(List<ChatMessage> messages, MemoryUnitOfWork work, CancellationToken ct)
+    /// <summary>
+    /// The main model's answer, streamed or not: the same checks either way, so that a streamed turn
+    /// fails as the JSON one does (an empty or unreadable answer is a <see cref="ModelFailedException"/>).
+    /// </summary>
+    /// <param name="emit">Told each piece of the answer as the model streams it; null: one non-streaming call per step.</param>
+    private async Task<ChatResponse> MainAsync(List<ChatMessage> messages, MemoryUnitOfWork work, Func<ChatTurnEvent, ValueTask>? emit, CancellationToken ct)
     {
         ChatResponse response;
         try
         {
             var chatOptions = new ChatOptions { ModelId = models!.ChatModel, Tools = MemoryTools.AsAITools(work), ToolMode = ChatToolMode.Auto };
-            response = await models.Chat.GetResponseAsync(messages, chatOptions, ct);
+            response = await StepAsync(messages, chatOptions, emit, ct);
             if (string.IsNullOrWhiteSpace(response.Text))
             {
                 // The step limit ended the loop on a tool call: ask once more for an answer, without tools.
-                var final = await models.Chat.GetResponseAsync([.. messages, .. response.Messages], new ChatOptions { ModelId = models.ChatModel }, ct);
+                var final = await StepAsync([.. messages, .. response.Messages], new ChatOptions { ModelId = models.ChatModel }, emit, ct);
                 var usage = response.Usage ?? new UsageDetails();
                 if (final.Usage is not null) usage.Add(final.Usage);
                 response = new ChatResponse([.. response.Messages, .. final.Messages]) { Usage = usage };
@@ -152,6 +155,9 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
             ? throw new ModelFailedException("The chat model ended the turn without a reply.")
             : response;
     }
+
+    private Task<ChatResponse> StepAsync(List<ChatMessage> messages, ChatOptions options, Func<ChatTurnEvent, ValueTask>? emit, CancellationToken ct) =>
+        emit is null ? models!.Chat.GetResponseAsync(messages, options, ct) : StreamStepAsync(messages, options, emit, ct);
 
     /// <summary>A model's text with any lone surrogate replaced (U+FFFD): it is stored and sent as UTF-8.</summary>
     private static string ValidText(string text) =>

@@ -18,7 +18,7 @@ public sealed record RecordedRequest(string Path, JsonObject Body);
 /// What the scripted model answers to a chat completion: text, tool calls, or a fault. <c>CallIds</c>
 /// gives the tool calls' ids (a null entry leaves the id out), as a faulty model might send them;
 /// by default each call gets a fresh id. A <c>RawBody</c> is sent as it is, with <c>Status</c>,
-/// for answers no real model should give. Streamed (a request with <c>"stream": true</c>), the text
+/// for answers no real model should give, also to a streamed request. Streamed (a request with <c>"stream": true</c>), the text
 /// goes out in <see cref="Tokens"/> (else word by word), the first at <see cref="FirstTokenAt"/> and
 /// the last at <see cref="Delay"/>, evenly spaced; <see cref="BreakAfterFirstToken"/> drops the
 /// connection after the first.
@@ -119,7 +119,8 @@ public sealed class ScriptedModelServer : IAsyncDisposable
     {
         var body = await Record(context);
         var reply = Chat(body);
-        if (body["stream"] is JsonValue stream && stream.GetValue<bool>() && reply.Status == 200)
+        // A raw body is sent as it is, streamed request or not: a broken gateway does not care what was asked.
+        if (body["stream"] is JsonValue stream && stream.GetValue<bool>() && reply.Status == 200 && reply.RawBody is null)
         {
             await Stream(context, body, reply);
             return Results.Empty;

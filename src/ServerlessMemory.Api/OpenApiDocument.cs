@@ -63,8 +63,8 @@ public static class MemoryOpenApi
         });
 
     /// <summary>
-    /// The MCP route: the SDK's endpoint is a plain request delegate, which endpoint discovery
-    /// does not describe, so its operation is written here from <see cref="ApiDescriptions"/>'s facts.
+    /// The MCP route: JSON-RPC answered as one Server-Sent Event is more than endpoint metadata can say,
+    /// so its endpoint is left out of discovery and its operation is written here.
     /// </summary>
     private static void AddMcp(OpenApiDocument document)
     {

@@ -88,16 +88,6 @@ public static class ServerlessMemoryExtensions
             return ActivatorUtilities.CreateInstance<MemoryEngine>(sp, embedder is null ? [store] : [store, embedder]);
         });
         services.AddProblemDetails();
-        // MapMcp's server: stateless (no session outlives a request, as on Functions), bound per request to {userId}.
-        services.AddMcpServer().WithHttpTransport(http =>
-        {
-            http.Stateless = true;
-            http.ConfigureSessionOptions = (context, options, _) =>
-            {
-                McpMemoryServer.Configure(options, context.Request.RouteValues["userId"]?.ToString() ?? "");
-                return Task.CompletedTask;
-            };
-        });
         services.AddExceptionHandler<BadRequestExceptionHandler>();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new UtcMillisecondsConverter()));
         services.AddHostedService<StartupReport>();
@@ -122,10 +112,11 @@ public static class ServerlessMemoryExtensions
         var api = endpoints.MapGroup("/api").AddEndpointFilter<ApiKeyFilter>();
         foreach (var route in ApiRoutes.All)
         {
-            var endpoint = route.Name == McpMemoryServer.RouteName
-                ? api.MapMcp(route.Template).AddEndpointFilter(MemoryApi.McpGate) // the SDK's Streamable HTTP handler
-                : api.MapMethods(route.Template, [route.Method], Handlers[route.Name]);
+            // MCP too: one handler for both hosts, so its body passes the same limit and encoding gate as every route's.
+            var endpoint = api.MapMethods(route.Template, [route.Method], Handlers[route.Name]);
             ApiDescriptions.Describe(route, endpoint);
+            // JSON-RPC over SSE is more than endpoint metadata says: MemoryOpenApi writes its operation itself.
+            if (route.Name == McpMemoryServer.RouteName) endpoint.ExcludeFromDescription();
             endpoint
                 .WithName(route.Name)
                 .WithMetadata(route)

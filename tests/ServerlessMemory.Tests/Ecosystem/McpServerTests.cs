@@ -10,9 +10,9 @@ using static ServerlessMemory.Tests.Api.HttpAssert;
 namespace ServerlessMemory.Tests.Ecosystem;
 
 /// <summary>
-/// The MCP server with the official SDK's own client, over HTTP: against the self-host (the SDK's
-/// MapMcp) and against the Functions app's handler (the SDK's server and transport, as the Mcp
-/// function runs them) on a host mapping each route straight to it.
+/// The MCP server with the official SDK's own client, over HTTP: against the self-host and against
+/// the Functions app's handler (the SDK's server and transport, as the Mcp function runs them) on a
+/// host mapping each route straight to it.
 /// </summary>
 public sealed class McpServerTests : IAsyncLifetime
 {

@@ -4,8 +4,10 @@ namespace ServerlessMemory.Tests.Stores;
 
 /// <summary>
 /// What every store must do, written once. A store derives in a line and overrides only where it
-/// truly differs. Each test uses its own user ids, so a shared database (a Cosmos container) works.
-/// Sweep tests use times in the past, so they never touch other tests' memories.
+/// truly differs; a backend that needs a service carries an <see cref="ITestCondition"/> on its class,
+/// and each <see cref="ConditionalFactAttribute"/> test here is skipped, with the reason, without it.
+/// Each test uses its own user ids, so a shared database (a Cosmos container) works. Sweep tests use
+/// times in the past, so they never touch other tests' memories.
 /// </summary>
 public abstract class MemoryStoreContract
 {
@@ -32,11 +34,11 @@ public abstract class MemoryStoreContract
     private static CoreMemory Core(string human, string? etag) =>
         CoreMemory.CreateDefault(2000).With(new MemoryBlock("human", human, 2000, "who")) with { ETag = etag };
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task A_new_user_has_no_core_memory() =>
         Assert.Null(await Store.GetCoreAsync(NewUser()));
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task Core_memory_round_trips_and_each_write_changes_its_etag()
     {
         var user = NewUser();
@@ -52,7 +54,7 @@ public abstract class MemoryStoreContract
         Assert.Equal(5, core.Blocks.Count);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task A_stale_etag_conflicts_and_nothing_of_the_change_set_is_written()
     {
         var user = NewUser();
@@ -71,7 +73,7 @@ public abstract class MemoryStoreContract
         Assert.Empty((await Store.ListMessagesAsync(user, null, 10, null)).Items);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task Creating_core_memory_twice_conflicts()
     {
         var user = NewUser();
@@ -80,7 +82,7 @@ public abstract class MemoryStoreContract
         await Assert.ThrowsAsync<MemoryConflictException>(() => Store.CommitAsync(user, new() { Core = Core("two", null) }));
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task Archive_items_round_trip()
     {
         var user = NewUser();
@@ -93,7 +95,7 @@ public abstract class MemoryStoreContract
         Assert.Equal("test", read.Metadata["source"]);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task Adding_the_same_memory_again_keeps_the_first()
     {
         var user = NewUser();
@@ -105,7 +107,7 @@ public abstract class MemoryStoreContract
         Assert.Equal(0.5, Assert.Single(page.Items).Importance);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task An_access_increments_the_count_and_moves_forget_at()
     {
         var user = NewUser();
@@ -121,7 +123,7 @@ public abstract class MemoryStoreContract
         Assert.Equal(T0.AddDays(4), read.ForgetAt);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task Lexical_candidates_find_a_two_character_chinese_word()
     {
         var user = NewUser();
@@ -134,7 +136,7 @@ public abstract class MemoryStoreContract
         Assert.Equal("works with XGBoost", Assert.Single(english).Item.Content);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task Vector_candidates_come_nearest_first_with_their_similarity()
     {
         var user = NewUser();
@@ -150,7 +152,7 @@ public abstract class MemoryStoreContract
         Assert.InRange(found[1].VectorSimilarity!.Value, 0.7, 0.8);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task Users_never_see_each_others_memories()
     {
         var (alice, bob) = (NewUser(), NewUser());
@@ -164,7 +166,7 @@ public abstract class MemoryStoreContract
         Assert.Empty((await Store.ListMessagesAsync(bob, null, 10, null)).Items);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task The_archive_lists_newest_first_in_pages()
     {
         var user = NewUser();
@@ -179,7 +181,7 @@ public abstract class MemoryStoreContract
         Assert.Null(third.ContinuationToken);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task Messages_list_newest_first_per_session_and_are_searchable()
     {
         var user = NewUser();
@@ -203,7 +205,7 @@ public abstract class MemoryStoreContract
         Assert.Equal("m1", Assert.Single(found).Id);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task Session_summaries_are_written_with_optimistic_concurrency()
     {
         var user = NewUser();
@@ -216,7 +218,7 @@ public abstract class MemoryStoreContract
         Assert.Null(await Store.GetSessionAsync(user, "s2"));
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task Deleting_an_archive_item_removes_it_from_search()
     {
         var user = NewUser();
@@ -230,7 +232,7 @@ public abstract class MemoryStoreContract
         Assert.Empty((await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0, 0 }, 5)).Items);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task Of_concurrent_deletes_of_one_item_exactly_one_says_it_deleted_it()
     {
         var user = NewUser();
@@ -244,7 +246,7 @@ public abstract class MemoryStoreContract
         Assert.False(await Store.DeleteArchiveItemAsync(user, item.Id));
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task What_a_search_counts_follows_every_add_delete_and_sweep_that_came_before_it()
     {
         var user = NewUser();
@@ -279,7 +281,7 @@ public abstract class MemoryStoreContract
         Counted(await SearchAsync(), [], 0);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task Deleting_a_user_removes_every_document()
     {
         var (user, other) = (NewUser(), NewUser());
@@ -302,7 +304,7 @@ public abstract class MemoryStoreContract
         Assert.Single((await Store.ListArchiveAsync(other, 10, null)).Items);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task The_sweep_forgets_what_is_due_and_nothing_else_and_can_run_again()
     {
         var (a, b) = (NewUser(), NewUser());
@@ -320,7 +322,7 @@ public abstract class MemoryStoreContract
         Assert.Empty((await Store.FindArchiveCandidatesAsync(a, ["due"], null, 10)).Items);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task A_commit_names_the_adds_it_skipped_because_their_id_was_taken()
     {
         var user = NewUser();
@@ -332,7 +334,7 @@ public abstract class MemoryStoreContract
         Assert.Equal(2, (await Store.ListArchiveAsync(user, 10, null)).Items.Count);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task A_renewal_replaces_a_forgotten_item_once_and_adds_one_that_is_gone()
     {
         var user = NewUser();
@@ -355,7 +357,7 @@ public abstract class MemoryStoreContract
         Assert.NotNull(await Store.GetArchiveItemAsync(user, LexicalTerms.ContentHash("never stored")));
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task A_superseded_item_keeps_its_content_and_says_when_and_by_what()
     {
         var user = NewUser();
@@ -373,7 +375,7 @@ public abstract class MemoryStoreContract
         Assert.Equal(current.Id, (await Store.ListArchiveAsync(user, 10, null)).Items.Single(i => i.Id == old.Id).SupersededBy);
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task An_item_stored_without_a_vector_is_found_by_vector_once_backfilled()
     {
         var user = NewUser();
@@ -393,7 +395,7 @@ public abstract class MemoryStoreContract
         Assert.Equal(outage with { Embedding = null }, (await Store.GetArchiveItemAsync(user, outage.Id))! with { Metadata = outage.Metadata });
     }
 
-    [Fact]
+    [ConditionalFact]
     public virtual async Task A_backfilled_vector_never_revives_a_deleted_or_forgotten_item_nor_undoes_a_supersession()
     {
         var user = NewUser();

@@ -14,7 +14,9 @@ public sealed record TurnsRequest(string? SessionId, IReadOnlyList<TurnMessageDt
 public sealed record TurnMessageDto(string Role, string Content);
 public sealed record PutBlockRequest(string Value, string? Description, int? Limit, bool? ReadOnly);
 public sealed record AddArchiveRequest(string Content, string? Type, double? Importance, DateTimeOffset? CreatedAt, IReadOnlyDictionary<string, string>? Metadata);
-public sealed record HealthAnswer(string Status, string Store, string Model);
+public sealed record HealthAnswer(string Status, string Store, string Model, DecayAnswer Decay);
+/// <summary>The forgetting model's settings, so a client can draw a memory's strength until its <c>forgetAt</c>.</summary>
+public sealed record DecayAnswer(double Threshold, IReadOnlyDictionary<string, double> Rates, double AccessBonusPerAccess, double AccessBonusMax);
 public sealed record ToolCallAnswer(string Name, JsonObject? Arguments, JsonNode? Result);
 public sealed record UsageAnswer(int ModelCalls, long PromptTokens, long CompletionTokens);
 public sealed record ChatAnswerDto(string TurnId, string Reply, IReadOnlyList<ToolCallAnswer> ToolCalls, IReadOnlyList<MemoryUpdate> MemoryUpdates,
@@ -46,7 +48,7 @@ public static class ApiDescriptions
 
     private static readonly Dictionary<string, Description> Routes = new()
     {
-        ["Health"] = new("Status, store and model", null, 200, typeof(HealthAnswer), []),
+        ["Health"] = new("Status, store, model and the decay model's settings", null, 200, typeof(HealthAnswer), []),
         ["Chat"] = new("A chat turn; with Accept: text/event-stream, Server-Sent Events delta, tool, done or error", typeof(ChatRequest), 200, typeof(ChatAnswerDto), [400, 413, 503]),
         ["Context"] = new("Memory for your own agent's prompt", typeof(ContextRequest), 200, typeof(ContextAnswer), [400, 413]),
         ["Turns"] = new("Remember your own agent's turn: stored, then extracted", typeof(TurnsRequest), 200, typeof(TurnsAnswer), [400, 413, 503]),
@@ -59,7 +61,7 @@ public static class ApiDescriptions
              new("history", "boolean", "With query: also superseded memories."), .. Paging]),
         ["GetArchiveItem"] = new("One archive memory", null, 200, typeof(ArchiveItemDto), [400, 404]),
         ["DeleteArchiveItem"] = new("Forget one archive memory", null, 204, null, [400, 404]),
-        ["ListMessages"] = new("The conversation, newest first", null, 200, typeof(PageDto<ConversationMessage>), [400],
+        ["ListMessages"] = new("The conversation, newest first (with sessionId, the first page also has the session's summary)", null, 200, typeof(MessagePageDto), [400],
             [new("sessionId", "string", "One session only."), .. Paging]),
         ["DeleteUser"] = new("Erase everything of the user", null, 204, null, [400]),
         ["ListTools"] = new("The memory tools, as OpenAI function definitions", null, 200, typeof(ToolListAnswer), []),
@@ -68,6 +70,8 @@ public static class ApiDescriptions
         ["Mcp"] = new("MCP server (Streamable HTTP, JSON-RPC 2.0, stateless) with the user's memory tools", typeof(JsonObject), 200, null, [400, 406],
             Produces: "text/event-stream"),
         ["OpenApi"] = new("This document", null, 200, typeof(JsonObject), []),
+        ["Inspector"] = new("The memory inspector: its page (inspector/), scripts and styles, no data and no key", null, 200, typeof(string), [404],
+            Produces: "text/html"),
     };
 
     public static bool Has(string routeName) => Routes.ContainsKey(routeName);

@@ -34,6 +34,7 @@ public static class ApiRoutes
         new("RunDecaySweep", "POST", "admin/decay", AccessLevel.Admin),
         new("Mcp", "POST", "users/{userId}/mcp", AccessLevel.Function),
         new("OpenApi", "GET", "openapi.json", AccessLevel.Anonymous),
+        new("Inspector", "GET", "inspector/{*path}", AccessLevel.Anonymous),
     ];
 
     public static ApiRoute Get(string name) => All.Single(r => r.Name == name);

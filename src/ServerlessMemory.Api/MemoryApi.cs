@@ -31,6 +31,12 @@ public sealed record PageDto<T>(
     IReadOnlyList<T> Items,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ContinuationToken);
 
+/// <summary>A page of messages; with <c>sessionId</c>, the first page also carries that session's running summary.</summary>
+public sealed record MessagePageDto(
+    IReadOnlyList<ConversationMessage> Items,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ContinuationToken,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Summary);
+
 public sealed record CoreMemoryDto(IReadOnlyList<MemoryBlock> Blocks, [property: JsonPropertyName("etag")] string? ETag);
 
 /// <summary>
@@ -45,12 +51,11 @@ public static partial class MemoryApi
         {
             var engine = services.GetRequiredService<MemoryEngine>();
             var model = services.GetRequiredService<IOptions<ModelOptions>>().Value;
-            return Task.FromResult<IResult>(TypedResults.Ok(new
-            {
-                status = "ok",
-                store = engine.Store.Name,
-                model = model.IsConfigured ? "configured" : "none",
-            }));
+            var decay = engine.Decay;
+            return Task.FromResult<IResult>(TypedResults.Ok(new HealthAnswer("ok", engine.Store.Name, model.IsConfigured ? "configured" : "none",
+                new DecayAnswer(decay.Options.Threshold,
+                    MemoryTypes.Names.ToDictionary(n => n, n => decay.RateOf(MemoryTypes.TryParse(n, out var t) ? t : MemoryType.Fact)),
+                    decay.Options.AccessBonusPerAccess, decay.Options.AccessBonusMax))));
         });
 
     public static Task<IResult> Chat(HttpRequest request, string userId, CancellationToken cancellationToken) =>
@@ -165,8 +170,13 @@ public static partial class MemoryApi
             var sessionId = request.Query.ContainsKey("sessionId") ? request.Query["sessionId"].ToString() : null;
             if (sessionId is not null) CheckSession(sessionId);
             var limit = QueryInt(request, "limit", 1, engine.Limits.MaxPageSize) ?? 50;
-            var page = await engine.Store.ListMessagesAsync(userId, sessionId, limit, Token(request), cancellationToken);
-            return TypedResults.Ok(new PageDto<ConversationMessage>(page.Items, page.ContinuationToken));
+            var token = Token(request);
+            var page = await engine.Store.ListMessagesAsync(userId, sessionId, limit, token, cancellationToken);
+            // One session's first page also says its running summary (what left the prompt window): one point read.
+            var summary = sessionId is not null && token is null
+                ? (await engine.Store.GetSessionAsync(userId, sessionId, cancellationToken))?.Summary is { Length: > 0 } s ? s : null
+                : null;
+            return TypedResults.Ok(new MessagePageDto(page.Items, page.ContinuationToken, summary));
         });
 
     public static Task<IResult> DeleteUser(HttpRequest request, string userId, CancellationToken cancellationToken) =>

@@ -46,6 +46,17 @@ public static class MemoryOpenApi
             });
             options.AddOperationTransformer((operation, context, _) =>
             {
+                // A catch-all ({*path}) is read by its handler from the request's path, so no binding describes it.
+                if (context.Description.RelativePath is { } relative && (relative.Contains("{path}", StringComparison.Ordinal) || relative.Contains("{*path}", StringComparison.Ordinal))
+                    && operation.Parameters?.Any(p => p.Name == "path") != true)
+                {
+                    operation.Parameters ??= [];
+                    operation.Parameters.Add(new OpenApiParameter
+                    {
+                        Name = "path", In = ParameterLocation.Path, Required = true, Description = "A file of the page; empty for the page itself.",
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                    });
+                }
                 if (context.Description.ActionDescriptor.EndpointMetadata.OfType<ApiQueryParameter>().ToList() is not { Count: > 0 } query) return Task.CompletedTask;
                 operation.Parameters ??= [];
                 foreach (var q in query)

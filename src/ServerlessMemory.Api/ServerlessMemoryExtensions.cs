@@ -151,6 +151,7 @@ public static class ServerlessMemoryExtensions
         ["RunDecaySweep"] = MemoryApi.RunDecaySweep,
         ["Mcp"] = MemoryApi.Mcp,
         ["OpenApi"] = MemoryApi.OpenApi,
+        ["Inspector"] = MemoryApi.Inspector,
     };
 }
 

@@ -73,11 +73,13 @@ public static class ServerlessMemoryExtensions
         services.AddSingleton(sp =>
         {
             var connection = sp.GetRequiredService<ModelConnection>();
-            var models = connection.ChatClient is null ? null : ModelClients.CreateChatModels(connection.ChatClient,
+            return new ConfiguredModels(connection.ChatClient is null ? null : ModelClients.CreateChatModels(connection.ChatClient,
                 sp.GetRequiredService<IOptions<ModelOptions>>().Value, sp.GetRequiredService<IOptions<ChatTurnOptions>>().Value,
-                sp.GetRequiredService<IOptions<TelemetryOptions>>().Value.IncludeContent);
-            return ActivatorUtilities.CreateInstance<ChatAgent>(sp, models is null ? [] : [models]);
+                sp.GetRequiredService<IOptions<TelemetryOptions>>().Value.IncludeContent));
         });
+        services.AddSingleton(sp => sp.GetRequiredService<ConfiguredModels>().Models is { } models
+            ? ActivatorUtilities.CreateInstance<ChatAgent>(sp, models)
+            : ActivatorUtilities.CreateInstance<ChatAgent>(sp));
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<ModelOptions>>().Value;
@@ -85,7 +87,10 @@ public static class ServerlessMemoryExtensions
                 sp.GetRequiredService<IOptions<TelemetryOptions>>().Value.IncludeContent);
             // The deadline wraps whatever store is registered, so every route's store calls have one.
             var store = StoreDeadline.Wrap(sp.GetRequiredService<IMemoryStore>(), sp.GetRequiredService<IOptions<MemoryLimits>>().Value.StoreTimeout);
-            return ActivatorUtilities.CreateInstance<MemoryEngine>(sp, embedder is null ? [store] : [store, embedder]);
+            // Every writer of a block (tools route, MCP, a chat turn) consolidates it with the same small model.
+            var rewriter = sp.GetRequiredService<ConfiguredModels>().Models is { } models ? new BlockRewriter(models.Extraction, models.ExtractionModel) : null;
+            object[] arguments = [store, .. embedder is null ? [] : new object[] { embedder }, .. rewriter is null ? [] : new object[] { rewriter }];
+            return ActivatorUtilities.CreateInstance<MemoryEngine>(sp, arguments);
         });
         services.AddProblemDetails();
         services.AddExceptionHandler<BadRequestExceptionHandler>();
@@ -158,3 +163,6 @@ public static class ServerlessMemoryExtensions
 /// <summary>The model client, or none when <c>Model:Provider</c> is <c>None</c>.</summary>
 /// <summary>The model clients, or none when <c>Model:Provider</c> is <c>None</c>; chat retries in its own pipeline.</summary>
 public sealed record ModelConnection(OpenAI.OpenAIClient? Client, OpenAI.OpenAIClient? ChatClient);
+
+/// <summary>The chat and extraction models, built once; null when no model is configured.</summary>
+public sealed record ConfiguredModels(ChatModels? Models);

@@ -6,6 +6,18 @@ namespace ServerlessMemory.Core;
 /// <summary>The small model that rewrites a full block, and the model id to ask for.</summary>
 public sealed record BlockRewriter(IChatClient Client, string? ModelId);
 
+/// <summary>How a full block was made to fit, and the archive memories its leaving lines became.</summary>
+public sealed record Consolidation(string By, IReadOnlyList<ArchiveItem> Archived)
+{
+    /// <summary>The small model rewrote the block.</summary>
+    public const string Rewrite = "rewrite";
+    /// <summary>The oldest lines moved to the archive (no model, or its rewrite failed or did not fit).</summary>
+    public const string Oldest = "oldest";
+}
+
+/// <summary>What a write of a block did: the block after it, whether it changed, and the consolidation it took, if any.</summary>
+public sealed record CoreWrite(MemoryBlock? Block, bool Changed, Consolidation? Consolidation);
+
 /// <summary>
 /// Consolidation under pressure (Letta's "rethinking" a block): when a line would push a block past
 /// its limit, the block is rewritten to fit by the small model (duplicates merged, contradictions
@@ -40,39 +52,59 @@ public static class BlockConsolidation
     };
 
     /// <summary>
-    /// Appends <paramref name="line"/> to the block, consolidating it first when it would not fit.
-    /// Returns how the line was kept: <c>append</c>, <c>consolidate</c> (model) or <c>fallback</c>;
-    /// null when the line was there already.
+    /// Applies a model's edit of a block (an append or a replace, from extraction, a tool call, the MCP
+    /// tools or the tools route alike) and, when the block would pass its limit, consolidates it
+    /// instead of refusing: the lines the edit would leave are rewritten to fit (or the oldest move),
+    /// and every line that leaves the block is archived. Throws what the edit throws otherwise, and
+    /// the overflow itself when a line that would leave is too long for the archive.
     /// </summary>
-    public static async Task<string?> AppendAsync(MemoryUnitOfWork work, string label, string line, BlockRewriter? rewriter, CancellationToken cancellationToken)
+    public static async Task<CoreWrite> WriteAsync(MemoryUnitOfWork work, CoreEdit edit, CancellationToken cancellationToken)
     {
-        line = line.Trim();
-        var block = (await work.GetCoreAsync(cancellationToken)).Find(label)
-            ?? throw new MemoryValidationException("label", $"There is no core memory block '{label}'.");
-        if (block.ReadOnly) throw new MemoryValidationException("label", $"Core memory block '{label}' is read-only.");
-        if (line.Length == 0 || block.Lines.Contains(line)) return null;
-        var append = new AppendLine(label, line);
-        if (Characters.Fit(append.ValueAfter(block), block.Limit))
+        var updates = work.Updates.Count;
+        try
         {
-            await work.EditCoreAsync(append, byModel: true, cancellationToken);
-            return "append";
+            var block = await work.EditCoreAsync(edit, byModel: true, cancellationToken);
+            return new(block, work.Updates.Count > updates, null);
         }
+        catch (BlockOverflowException full) when (edit is AppendLine or ReplaceText)
+        {
+            var consolidation = await ConsolidateAsync(work, full.Block, cancellationToken);
+            if (consolidation is null) throw;
+            return new((await work.GetCoreAsync(cancellationToken)).Find(edit.Label), true, consolidation);
+        }
+    }
 
-        var lines = block.Lines.Append(line).ToList();
+    /// <summary>
+    /// Fits <paramref name="wouldBe"/>'s lines (the block as an edit would leave it, over its limit)
+    /// into the block: rewritten by the small model, or the oldest lines moved out. Null when a line
+    /// that would leave is longer than an archive memory may be (nothing is changed then).
+    /// </summary>
+    private static async Task<Consolidation?> ConsolidateAsync(MemoryUnitOfWork work, MemoryBlock wouldBe, CancellationToken cancellationToken)
+    {
+        var label = wouldBe.Label;
+        var block = (await work.GetCoreAsync(cancellationToken)).Find(label)!;
+        var lines = wouldBe.Lines.Distinct(StringComparer.Ordinal).ToList();
+        var before = block.Lines.ToHashSet(StringComparer.Ordinal);
         var target = (int)(block.Limit * Target);
-        var rewritten = rewriter is null ? null : await RewriteAsync(rewriter, block, lines, target, cancellationToken);
+        var rewritten = work.Rewriter is null ? null : await RewriteAsync(work.Rewriter, block, lines, target, cancellationToken);
         var kept = rewritten ?? Fallback(lines, target);
         var keptSet = kept.ToHashSet(StringComparer.Ordinal);
+        var leaving = lines.Where(l => !keptSet.Contains(l)).ToList();
+        if (leaving.Any(l => !Characters.Fit(l, work.Engine.Limits.ArchiveChars))) return null;
+
         var now = work.Engine.Now();
-        foreach (var leaving in lines.Where(l => !keptSet.Contains(l)))
+        var archived = new List<ArchiveItem>();
+        foreach (var line in leaving)
         {
-            var learnt = leaving == line ? now : block.Added?.GetValueOrDefault(leaving) is { } at && at != default ? at : now;
-            await work.AddArchiveAsync(new NewMemory(leaving, TypeOf(label), 0.5, learnt,
+            // A line learnt earlier keeps the time it was learnt; the edit's own lines are learnt now.
+            var learnt = before.Contains(line) && block.Added?.GetValueOrDefault(line) is { } at && at != default ? at : now;
+            var (item, _) = await work.AddArchiveAsync(new NewMemory(line, TypeOf(label), 0.5, learnt,
                 new Dictionary<string, string> { ["source"] = $"core:{label}" }), cancellationToken);
+            archived.Add(item);
         }
-        await work.EditCoreAsync(new RewriteBlock(label, [.. block.Lines.Where(l => !keptSet.Contains(l))], [.. kept.Where(l => !block.Lines.Contains(l))]),
+        await work.EditCoreAsync(new RewriteBlock(label, [.. before.Where(l => !keptSet.Contains(l))], [.. kept.Where(l => !before.Contains(l))]),
             byModel: true, cancellationToken);
-        return rewritten is null ? "fallback" : "consolidate";
+        return new(rewritten is null ? Consolidation.Oldest : Consolidation.Rewrite, archived);
     }
 
     /// <summary>The oldest lines go until the rest, newest last, fits the target (a line too long for it on its own goes too).</summary>

@@ -125,6 +125,7 @@ public sealed partial class ChatAgent
     private async Task<Loaded> LoadAsync(string userId, string sessionId, string? recallQuery, bool history, CancellationToken ct)
     {
         var work = engine.Begin(userId, sessionId);
+        if (models is not null) work.Rewriter ??= new BlockRewriter(models.Extraction, models.ExtractionModel);
         var coreTask = engine.Store.GetCoreAsync(userId, ct);
         var historyTask = history
             ? engine.Store.ListMessagesAsync(userId, sessionId, _options.WindowMessages * 2, null, ct)
@@ -153,8 +154,7 @@ public sealed partial class ChatAgent
     private async Task ApplyExtractionAsync(MemoryUnitOfWork work, string? extracted, string userId, IReadOnlyList<ScoredItem> shown, CancellationToken ct)
     {
         if (extracted is null) return;
-        var rules = new ExtractionRules(_options.ExtractionExcludedBlocks, _options.ExtractionMaxItems,
-            models is null ? null : new BlockRewriter(models.Extraction, models.ExtractionModel))
+        var rules = new ExtractionRules(_options.ExtractionExcludedBlocks, _options.ExtractionMaxItems)
         {
             Shown = shown.Where(s => s.Item.SupersededAt is null).ToDictionary(s => s.Item.Id, StringComparer.Ordinal),
         };

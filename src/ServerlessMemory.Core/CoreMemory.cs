@@ -86,9 +86,7 @@ public abstract record CoreEdit(string Label)
 
     protected static MemoryBlock Checked(MemoryBlock block)
     {
-        if (!Characters.Fit(block.Value, block.Limit))
-            throw new MemoryValidationException("value",
-                $"Block '{block.Label}' would hold {Characters.Count(block.Value)} characters; its limit is {block.Limit}.");
+        if (!Characters.Fit(block.Value, block.Limit)) throw new BlockOverflowException(block);
         return block;
     }
 }

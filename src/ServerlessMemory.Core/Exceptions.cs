@@ -1,7 +1,7 @@
 namespace ServerlessMemory.Core;
 
 /// <summary>Input that breaks a rule of the memory model; the hosts answer 400.</summary>
-public sealed class MemoryValidationException(string field, string message) : Exception(message)
+public class MemoryValidationException(string field, string message) : Exception(message)
 {
     public string Field { get; } = field;
 }
@@ -36,3 +36,13 @@ public sealed class ModelFailedException(string message, Exception? inner = null
 
 /// <summary>A named thing that is not there; the hosts answer 404.</summary>
 public sealed class MemoryNotFoundException(string message) : Exception(message);
+
+/// <summary>
+/// An edit would leave a block over its limit; <see cref="Block"/> is the block as the edit would
+/// leave it, so that a writer that consolidates (<see cref="BlockConsolidation"/>) knows its lines.
+/// </summary>
+public sealed class BlockOverflowException(MemoryBlock block) : MemoryValidationException("value",
+    $"Block '{block.Label}' would hold {Characters.Count(block.Value)} characters; its limit is {block.Limit}.")
+{
+    public MemoryBlock Block { get; } = block;
+}

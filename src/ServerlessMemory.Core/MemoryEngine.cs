@@ -28,7 +28,8 @@ public sealed partial class MemoryEngine(
     ILogger<MemoryEngine> logger,
     IEmbeddingGenerator<string, Embedding<float>>? embedder = null,
     IOptions<AccessOptions>? accesses = null,
-    IOptions<VectorBackfillOptions>? backfill = null)
+    IOptions<VectorBackfillOptions>? backfill = null,
+    BlockRewriter? rewriter = null)
 {
     public IMemoryStore Store { get; } = store;
     public DecayModel Decay { get; } = new(decay.Value);
@@ -37,6 +38,8 @@ public sealed partial class MemoryEngine(
     public TimeProvider Time { get; } = time;
     public IEmbeddingGenerator<string, Embedding<float>>? Embedder { get; } = embedder;
     public VectorBackfillOptions Backfill { get; } = backfill?.Value ?? new();
+    /// <summary>The small model that consolidates a block a write would overflow, for every writer; null: the oldest lines move.</summary>
+    public BlockRewriter? Rewriter { get; } = rewriter;
     internal ILogger Logger { get; } = logger;
 
     /// <summary>Where searches note their accesses, written in batches; null (a zero interval) writes them with each search.</summary>

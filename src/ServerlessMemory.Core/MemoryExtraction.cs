@@ -4,8 +4,8 @@ using Microsoft.Extensions.AI;
 
 namespace ServerlessMemory.Core;
 
-/// <summary>What extraction may write (never read-only blocks nor <see cref="ExcludedBlocks"/>), how much, and the model that consolidates a full block.</summary>
-public sealed record ExtractionRules(IReadOnlyCollection<string> ExcludedBlocks, int MaxItems, BlockRewriter? Rewriter = null)
+/// <summary>What extraction may write (never read-only blocks nor <see cref="ExcludedBlocks"/>) and how much.</summary>
+public sealed record ExtractionRules(IReadOnlyCollection<string> ExcludedBlocks, int MaxItems)
 {
     public static ExtractionRules Default { get; } = new(["persona"], 8);
 
@@ -147,7 +147,7 @@ public static class MemoryExtraction
                 {
                     var kept = Text(edit, "replaces") is { } old && old.Trim() != line.Trim()
                         ? await ReplaceLineAsync(work, label, old.Trim(), line.Trim(), cancellationToken)
-                        : await BlockConsolidation.AppendAsync(work, label, line, rules.Rewriter, cancellationToken) is not null;
+                        : (await BlockConsolidation.WriteAsync(work, new AppendLine(label, line), cancellationToken)).Changed;
                     if (kept) left--;
                 });
             }
@@ -208,7 +208,7 @@ public static class MemoryExtraction
     {
         var block = (await work.GetCoreAsync(cancellationToken)).Find(label);
         if (block is null || block.ReadOnly || !block.Lines.Contains(old))
-            return line is not null && await BlockConsolidation.AppendAsync(work, label, line, null, cancellationToken) is not null;
+            return line is not null && (await BlockConsolidation.WriteAsync(work, new AppendLine(label, line), cancellationToken)).Changed;
         await work.EditCoreAsync(new RewriteBlock(label, [old], line is null ? [] : [line]), byModel: true, cancellationToken);
         var now = work.Engine.Now();
         var source = new Dictionary<string, string> { ["source"] = $"core:{label}" };

@@ -167,22 +167,36 @@ public static class MemoryTools
 
     private static JsonObject ArchiveResult(string id, bool created) => new() { ["id"] = id, ["stored"] = created, ["duplicate"] = !created };
 
+    /// <summary>
+    /// A model's edit of a block. One that would overflow the block consolidates it, as extraction's
+    /// lines do (<see cref="BlockConsolidation"/>): nothing is lost, and the result says what moved where.
+    /// </summary>
     private static async Task<JsonNode> Edit(MemoryUnitOfWork work, CoreEdit edit, CancellationToken cancellationToken)
     {
-        MemoryBlock? block;
+        CoreWrite write;
         try
         {
-            block = await work.EditCoreAsync(edit, byModel: true, cancellationToken);
+            write = await BlockConsolidation.WriteAsync(work, edit, cancellationToken);
         }
-        catch (MemoryValidationException e) when (e.Field == "value")
+        catch (BlockOverflowException e)
         {
             var full = (await work.GetCoreAsync(cancellationToken)).Find(edit.Label)!;
-            // Never a silent no-op: the model is told what it can do instead.
-            throw new MemoryValidationException("value", $"{e.Message} Block '{edit.Label}' is full ({Characters.Count(full.Value)}/{full.Limit} characters): " +
-                "replace an outdated or duplicate line (update_core_memory with mode 'replace' and 'old', or core_memory_replace), " +
-                "or keep the detail in the archive with archive_content, then try again.");
+            // Only a line too long for the archive gets here. Never a silent no-op: the model is told what it can do instead.
+            throw new MemoryValidationException("value", $"{e.Message} Block '{edit.Label}' is full ({Characters.Count(full.Value)}/{full.Limit} characters) " +
+                $"and a line longer than {work.Engine.Limits.ArchiveChars} characters cannot move to the archive: " +
+                "shorten it, or replace an outdated line (update_core_memory with mode 'replace' and 'old', or core_memory_replace).");
         }
-        return new JsonObject { ["field"] = edit.Label, ["value"] = block?.Value ?? "", ["limit"] = block?.Limit };
+        var block = write.Block;
+        var result = new JsonObject { ["field"] = edit.Label, ["value"] = block?.Value ?? "", ["limit"] = block?.Limit };
+        if (write.Consolidation is { } c)
+            result["consolidated"] = new JsonObject
+            {
+                ["by"] = c.By,
+                ["archived"] = new JsonArray([.. c.Archived.Select(a => (JsonNode)new JsonObject { ["id"] = a.Id, ["content"] = a.Content })]),
+                ["note"] = $"Block '{edit.Label}' was full, so it was " + (c.By == Consolidation.Rewrite ? "rewritten to fit" : "made to fit by moving its oldest lines") +
+                           $": {c.Archived.Count} line(s) moved to the archive, where search_archive finds them. 'value' is the block now.",
+            };
+        return result;
     }
 
     private static async Task<JsonNode> Conversation(MemoryUnitOfWork work, string query, int limit, CancellationToken cancellationToken)

@@ -38,7 +38,11 @@ public sealed class MemoryUnitOfWork
         _engine = engine;
         UserId = userId;
         SessionId = sessionId;
+        Rewriter = engine.Rewriter;
     }
+
+    /// <summary>The small model that rewrites a block a write would overflow (<see cref="BlockConsolidation"/>); null: the oldest lines move.</summary>
+    public BlockRewriter? Rewriter { get; set; }
 
     public string UserId { get; }
     public string SessionId { get; }

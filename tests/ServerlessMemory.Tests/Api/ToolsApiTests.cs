@@ -118,15 +118,37 @@ public abstract class ToolsApiTests(HttpClient http)
     }
 
     [Fact]
-    public async Task A_block_cannot_grow_past_its_limit()
+    public async Task A_block_never_grows_past_its_limit_and_what_leaves_it_moves_to_the_archive()
     {
         var user = NewUser();
         await Ok(await _http.PutAsync($"/api/users/{user}/memory/core/notes", Json("""{"value":"","limit":20}""")));
         await Call(user, "update_core_memory", """{"field":"notes","value":"0123456789"}""");
 
-        await Problem(await _http.PostAsync($"/api/users/{user}/tools/update_core_memory", Json("""{"field":"notes","value":"abcdefghij"}""")), 400);
+        var result = await Call(user, "update_core_memory", """{"field":"notes","value":"abcdefghij"}""");
 
-        Assert.Equal("0123456789", await Block(user, "notes"));
+        // No model here: the oldest line makes room, and the result says where it went.
+        Assert.Equal("abcdefghij", await Block(user, "notes"));
+        Assert.Equal("oldest", (string?)result["consolidated"]!["by"]);
+        var moved = Assert.Single(result["consolidated"]!["archived"]!.AsArray())!;
+        Assert.Equal("0123456789", (string?)moved["content"]);
+        Assert.Equal("0123456789", (string?)(await Ok(await _http.GetAsync($"/api/users/{user}/memory/archive/{(string?)moved["id"]}")))["content"]);
+    }
+
+    [Theory]
+    [InlineData("update_core_memory")]
+    [InlineData("core_memory_append")]
+    public async Task Forty_appends_of_a_hundred_characters_to_a_block_of_two_thousand_lose_no_fact(string tool)
+    {
+        var user = NewUser();
+        for (var i = 0; i < 40; i++)
+        {
+            var result = await Call(user, tool, tool == "update_core_memory"
+                ? new JsonObject { ["field"] = "key_facts", ["value"] = KeptFacts.Fact(i) }.ToJsonString()
+                : new JsonObject { ["label"] = "key_facts", ["content"] = KeptFacts.Fact(i) }.ToJsonString());
+            Assert.Contains(KeptFacts.Fact(i), (string)result["value"]!);
+        }
+
+        await KeptFacts.AssertEveryFactIsInCoreOrFoundInTheArchive(_http, user, "key_facts", 40, KeptFacts.Fact);
     }
 
     [Fact]

@@ -18,9 +18,7 @@ public sealed class ConsolidationTests : IAsyncLifetime
     private static async Task<JsonObject> Chat(HttpClient http, string user, string message) =>
         await Ok(await http.PostAsync($"/api/users/{user}/chat", Json(new JsonObject { ["message"] = message }.ToJsonString())));
 
-    private static async Task<JsonObject> BlockOf(HttpClient http, string user, string label) =>
-        (JsonObject)(await Ok(await http.GetAsync($"/api/users/{user}/memory/core")))["blocks"]!.AsArray()
-            .Single(b => (string?)b!["label"] == label)!;
+    private static Task<JsonObject> BlockOf(HttpClient http, string user, string label) => KeptFacts.BlockOf(http, user, label);
 
     private static string Fact(int i) => $"Fact {i:D2}: the user keeps a distinct detail numbered {i:D2} about their life.";
 
@@ -44,22 +42,9 @@ public sealed class ConsolidationTests : IAsyncLifetime
             }.ToJsonString())
             : new("noted");
 
-    private static async Task AssertEveryFactIsInCoreOrFoundInTheArchive(HttpClient http, string user, int facts, DateTimeOffset start)
-    {
-        var block = await BlockOf(http, user, "key_facts");
-        var value = (string)block["value"]!;
-        Assert.True(value.Length <= (int)block["limit"]!, $"key_facts holds {value.Length} characters");
-        for (var i = 0; i < facts; i++)
-        {
-            if (value.Split('\n').Contains(Fact(i))) continue;
-            var found = (await Ok(await http.GetAsync($"/api/users/{user}/memory/archive?query=numbered+{i:D2}&top=5")))["items"]!.AsArray();
-            var hit = found.FirstOrDefault(f => (string?)f!["content"] == Fact(i));
-            Assert.True(hit is not null, $"'{Fact(i)}' is neither in key_facts nor found in the archive");
-            Assert.Equal("fact", (string?)hit!["type"]);
-            // Archived with the time it was learnt: turn i ran at start + i hours.
-            Assert.Equal(start.AddHours(i), (DateTimeOffset)hit["createdAt"]!);
-        }
-    }
+    // Archived with the time it was learnt: turn i ran at start + i hours.
+    private static Task AssertEveryFactIsInCoreOrFoundInTheArchive(HttpClient http, string user, int facts, DateTimeOffset start) =>
+        KeptFacts.AssertEveryFactIsInCoreOrFoundInTheArchive(http, user, "key_facts", facts, Fact, start);
 
     [Fact]
     public async Task Forty_turns_of_new_facts_keep_key_facts_within_its_limit_and_every_fact_in_core_or_the_archive()
@@ -115,25 +100,50 @@ public sealed class ConsolidationTests : IAsyncLifetime
         await AssertEveryFactIsInCoreOrFoundInTheArchive(http, "fallback", 40, start);
     }
 
-    [Fact]
-    public async Task A_tool_call_on_a_full_block_is_told_to_replace_a_line_or_archive_and_changes_nothing()
+    [Theory]
+    [InlineData("update_core_memory", "keeps the newer half")]
+    [InlineData("update_core_memory", "fails")]
+    [InlineData("core_memory_append", "keeps the newer half")]
+    public async Task Forty_tool_appends_by_a_model_that_never_retries_lose_no_fact(string tool, string rewrite)
     {
+        // Each turn the model appends one fact of ~100 characters to key_facts (2,000) and answers "Noted"
+        // whatever the tool's result says: the block has to make room itself, as it does for extraction.
         _model.Chat = request =>
-            IsExtraction(request) ? new(NoExtraction)
-            : HasToolResult(request) ? new("ok")
-            : new(ToolCalls: [("update_core_memory", """{"field":"notes","value":"abcdefghijkl"}""")]);
+            IsRewrite(request) ? (rewrite == "fails" ? new(Status: 500)
+                : new(new JsonObject { ["lines"] = new JsonArray([.. Quoted(request).Skip(Quoted(request).Count / 2).Select(l => (JsonNode)l)]) }.ToJsonString()))
+            : IsExtraction(request) ? new(NoExtraction)
+            : HasToolResult(request) ? new("Noted")
+            : new(ToolCalls: [(tool, tool == "update_core_memory"
+                ? new JsonObject { ["field"] = "key_facts", ["value"] = Said(request) }.ToJsonString()
+                : new JsonObject { ["label"] = "key_facts", ["content"] = Said(request) }.ToJsonString())]);
         using var service = Service();
         var http = service.Client();
-        await Ok(await http.PutAsync("/api/users/full/memory/core/notes", Json("""{"value":"0123456789","limit":20}""")));
+        var start = service.Time.GetUtcNow();
+        var turns = new List<JsonObject>();
 
-        var turn = await Chat(http, "full", "note this");
+        for (var i = 0; i < 40; i++)
+        {
+            turns.Add(await Chat(http, "appender", KeptFacts.Fact(i)));
+            service.Time.Advance(TimeSpan.FromHours(1));
+        }
 
-        var error = (string?)turn["toolCalls"]![0]!["result"]!["error"];
-        Assert.NotNull(error);
-        Assert.Contains("full", error);
-        Assert.Contains("replace", error);
-        Assert.Contains("archive_content", error);
-        Assert.Equal("0123456789", (string?)(await BlockOf(http, "full", "notes"))["value"]);
+        await KeptFacts.AssertEveryFactIsInCoreOrFoundInTheArchive(http, "appender", "key_facts", 40, KeptFacts.Fact, start);
+        Assert.Contains(KeptFacts.Fact(39), (string)(await BlockOf(http, "appender", "key_facts"))["value"]!);
+        Assert.All(turns, t => Assert.Null(t["toolCalls"]![0]!["result"]!["error"]));
+        // The tool's result says what moved where, and the turn reports it as extraction's consolidations are.
+        var consolidating = turns.Where(t => t["toolCalls"]![0]!["result"]!["consolidated"] is not null).ToList();
+        Assert.NotEmpty(consolidating);
+        Assert.All(consolidating, t =>
+        {
+            var consolidated = t["toolCalls"]![0]!["result"]!["consolidated"]!;
+            Assert.Equal(rewrite == "fails" ? "oldest" : "rewrite", (string?)consolidated["by"]);
+            var archived = consolidated["archived"]!.AsArray();
+            Assert.NotEmpty(archived);
+            var updates = t["memoryUpdates"]!.AsArray();
+            Assert.Contains(updates, u => (string?)u!["action"] == "consolidate" && (string?)u["label"] == "key_facts");
+            Assert.All(archived, a => Assert.Contains(updates, u => (string?)u!["action"] == "insert" && (string?)u["id"] == (string?)a!["id"]));
+        });
+        Assert.Contains(_model.Requests, r => IsRewrite(r.Body));
     }
 
     [Fact]

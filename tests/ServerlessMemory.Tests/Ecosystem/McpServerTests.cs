@@ -75,6 +75,27 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("self-host")]
+    [InlineData("functions")]
+    public async Task Appends_past_a_full_block_through_mcp_lose_no_fact_and_say_what_moved(string host)
+    {
+        var http = Http(host);
+        var user = User();
+        await using var client = await Connect(http, user);
+        var results = new List<JsonNode>();
+
+        for (var i = 0; i < 40; i++)
+        {
+            var called = await client.CallToolAsync("update_core_memory", new Dictionary<string, object?> { ["field"] = "key_facts", ["value"] = KeptFacts.Fact(i) });
+            Assert.NotEqual(true, called.IsError);
+            results.Add(JsonNode.Parse(((TextContentBlock)called.Content.Single()).Text)!);
+        }
+
+        await KeptFacts.AssertEveryFactIsInCoreOrFoundInTheArchive(http, user, "key_facts", 40, KeptFacts.Fact);
+        Assert.Contains(results, r => r["consolidated"]?["archived"]?.AsArray().Count > 0);
+    }
+
+    [Theory]
     [InlineData("self-host", null)]
     [InlineData("self-host", "2025-06-18")]
     [InlineData("functions", null)]

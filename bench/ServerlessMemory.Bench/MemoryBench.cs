@@ -36,7 +36,7 @@ internal static class MemoryBench
             for (var u = 0; u < users; u++)
             {
                 var probe = embeddings.Vector($"{u}/{(u * 7 + round) % memories}");
-                var top = (await store.FindArchiveCandidatesAsync($"user-{u}", [], probe, 1)).Items;
+                var top = (await store.FindArchiveCandidatesAsync($"user-{u}", [], probe, 1));
                 if (top.Count == 1 && top[0].Item.Id == $"m{(u * 7 + round) % memories}") found++;
                 peak = Math.Max(peak, Resident());
             }

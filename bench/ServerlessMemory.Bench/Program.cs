@@ -1,6 +1,7 @@
 // Archive search and decay sweep on the embedded store, through the engine as the API calls it.
 // Usage: dotnet run -c Release --project bench/ServerlessMemory.Bench [-- search|chat|agent|stream|sweep|all] [--quick]
-//        ... -- load [--seconds 10] [--embeddings]   (LoadBench.cs)
+//        ... -- load [--seconds 10] [--concurrency 8] [--embeddings] [--own-client]   (LoadBench.cs)
+//        ... -- growth [--sizes 1000,10000,100000] [--rounds 5]   (GrowthBench.cs)
 //        ... -- memory [--users 50] [--memories 10000]   (MemoryBench.cs)
 //        ... -- retrieval --data <folder> [--max-questions N] [--embeddings minilm]   (RetrievalBench.cs)
 using System.Diagnostics;
@@ -11,6 +12,16 @@ using ServerlessMemory.Core;
 using ServerlessMemory.Sqlite;
 
 var what = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "all";
+if (what is "load-client")
+{
+    await LoadBench.ClientAsync(args);
+    return;
+}
+if (what is "tune")
+{
+    TuneBench.Run(args);
+    return;
+}
 var quick = args.Contains("--quick");
 var directory = Directory.CreateTempSubdirectory("sm-bench-").FullName;
 Console.WriteLine($"ServerlessMemory bench: {Environment.ProcessorCount} cores, {RuntimeInformationText()}");
@@ -30,6 +41,8 @@ try
         await AgentBench.RunAsync(directory, quick);
     if (what is "load")
         await LoadBench.RunAsync(directory, args);
+    if (what is "growth")
+        await GrowthBench.RunAsync(directory, args);
     if (what is "memory")
         await MemoryBench.RunAsync(directory, args);
     if (what is "retrieval")

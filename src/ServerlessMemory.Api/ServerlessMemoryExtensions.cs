@@ -24,6 +24,7 @@ public static class ServerlessMemoryExtensions
             .Validate(o => o.Store is "Sqlite" or "sqlite" or "Cosmos" or "cosmos", "Memory__Store must be Sqlite or Cosmos: set Memory__Store=Sqlite (a local file) or Memory__Store=Cosmos with Cosmos__Endpoint.")
             .Validate(o => !string.IsNullOrWhiteSpace(o.SqlitePath), "Memory__SqlitePath is empty: set it to a file in a writable directory, e.g. data/memory.db.")
             .Validate(o => o.Sqlite.VectorCacheMegabytes >= 0, "Memory__Sqlite__VectorCacheMegabytes must not be negative: set a budget in MB.")
+            .Validate(o => o.Sqlite.LexicalCacheMegabytes >= 0, "Memory__Sqlite__LexicalCacheMegabytes must not be negative: set a budget in MB.")
             .ValidateOnStart();
         services.AddOptions<MemoryLimits>().BindConfiguration("Memory:Limits")
             .Validate(o => o.StoreTimeout >= TimeSpan.Zero, "Memory__Limits__StoreTimeout must not be negative: a store call's deadline, e.g. 00:00:10.")
@@ -60,7 +61,7 @@ public static class ServerlessMemoryExtensions
         {
             var options = sp.GetRequiredService<IOptions<MemoryOptions>>().Value;
             IMemoryStore store = options.Store.Equals("Sqlite", StringComparison.OrdinalIgnoreCase)
-                ? OpenSqlite(options.SqlitePath, options.Sqlite.VectorCacheMegabytes)
+                ? OpenSqlite(options.SqlitePath, options.Sqlite)
                 : new CosmosMemoryStore(sp.GetRequiredService<IOptions<CosmosStoreOptions>>().Value, sp.GetRequiredService<ILogger<CosmosMemoryStore>>());
             return MemoryTelemetry.Traced(store);
         });
@@ -99,11 +100,11 @@ public static class ServerlessMemoryExtensions
         return builder;
     }
 
-    private static SqliteMemoryStore OpenSqlite(string path, int vectorCacheMegabytes)
+    private static SqliteMemoryStore OpenSqlite(string path, SqliteSettings settings)
     {
         try
         {
-            return new SqliteMemoryStore(path, vectorCacheMegabytes);
+            return new SqliteMemoryStore(path, settings.VectorCacheMegabytes, settings.LexicalCacheMegabytes);
         }
         catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
         {

@@ -13,6 +13,9 @@ public sealed class SqliteSettings
 {
     /// <summary>Budget of the in-memory vector indexes; the least recently searched users are evicted past it.</summary>
     public int VectorCacheMegabytes { get; set; } = ServerlessMemory.Sqlite.SqliteMemoryStore.DefaultVectorCacheMegabytes;
+
+    /// <summary>Budget of the in-memory lexical indexes (each user's terms, counts and lengths); the least recently searched users are evicted past it.</summary>
+    public int LexicalCacheMegabytes { get; set; } = ServerlessMemory.Sqlite.SqliteMemoryStore.DefaultLexicalCacheMegabytes;
 }
 
 /// <summary>Section <c>Model</c>: the chat, extraction and embedding models.</summary>

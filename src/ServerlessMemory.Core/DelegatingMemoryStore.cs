@@ -34,9 +34,12 @@ public abstract class DelegatingMemoryStore : IMemoryStore
     public virtual Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
         InnerStore.ListArchiveAsync(userId, limit, continuationToken, cancellationToken);
 
-    public virtual Task<ArchiveCandidates> FindArchiveCandidatesAsync(
-        string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default) =>
-        InnerStore.FindArchiveCandidatesAsync(userId, terms, vector, limit, cancellationToken);
+    public virtual Task<LexicalMatches> FindLexicalMatchesAsync(string userId, IReadOnlyList<string> terms, CancellationToken cancellationToken = default) =>
+        InnerStore.FindLexicalMatchesAsync(userId, terms, cancellationToken);
+
+    public virtual Task<IReadOnlyList<ArchiveCandidate>> ReadArchiveCandidatesAsync(
+        string userId, IReadOnlyList<string> ids, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default) =>
+        InnerStore.ReadArchiveCandidatesAsync(userId, ids, vector, limit, cancellationToken);
 
     public virtual Task<Page<ConversationMessage>> ListMessagesAsync(
         string userId, string? sessionId, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>

@@ -36,15 +36,23 @@ public interface IMemoryStore
     Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Candidates for a search: up to <paramref name="limit"/> items matching any of the lexical
-    /// terms, merged with up to <paramref name="limit"/> nearest by cosine similarity to
-    /// <paramref name="vector"/> when one is given, and the user's <see cref="TermStatistics"/> when
-    /// the store keeps them cheaply (null: the engine counts over the candidates). The engine ranks
-    /// them, with the same scoring for every store.
+    /// The candidate contract (docs/design.md, "Search"): for the query's lexical terms, every memory
+    /// of the user holding at least one of them, with each term's count in it and its length in
+    /// terms, and the user's memory count and average length (<see cref="LexicalMatches"/>). The
+    /// store scores nothing: the engine computes relevance from these (<see cref="ArchiveRanking"/>),
+    /// the same for every store. A store that can read only part of the matches says so
+    /// (<see cref="LexicalMatches.Complete"/>) and gives the newest.
     /// </summary>
-    Task<ArchiveCandidates> FindArchiveCandidatesAsync(
-        string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit,
-        CancellationToken cancellationToken = default);
+    Task<LexicalMatches> FindLexicalMatchesAsync(string userId, IReadOnlyList<string> terms, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The stored items among <paramref name="ids"/> (an id no longer stored is left out), and up to
+    /// <paramref name="limit"/> more nearest by cosine similarity to <paramref name="vector"/> when one
+    /// is given; with a vector, each item that has one of the same dimensions carries its similarity.
+    /// No order: the engine ranks them (<see cref="ArchiveCandidateSearch"/>).
+    /// </summary>
+    Task<IReadOnlyList<ArchiveCandidate>> ReadArchiveCandidatesAsync(
+        string userId, IReadOnlyList<string> ids, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>Newest first; <paramref name="sessionId"/> null means every session.</summary>
     Task<Page<ConversationMessage>> ListMessagesAsync(

@@ -37,6 +37,32 @@ public static class LexicalTerms
 
     public static IReadOnlyList<string> ForQuery(string text) => Terms(text, forQuery: true);
 
+    /// <summary>
+    /// <see cref="ForQuery"/>'s terms, each weighing as often as the text says it, and with <paramref name="characterWeight"/>
+    /// above 0 also each character of a CJK run of two or more, of that weight: a question's bigrams
+    /// that straddle two words find nothing, its characters still do.
+    /// </summary>
+    public static (IReadOnlyList<string> Terms, IReadOnlyDictionary<string, double> Weights) WeightedQuery(string text, double characterWeight)
+    {
+        var terms = Terms(text, forQuery: true);
+        // A term the question repeats weighs as often as it is said, as each is a clause of Lucene's query.
+        var weights = new Dictionary<string, double>(StringComparer.Ordinal);
+        Walk(text, forQuery: true, term => weights[term] = weights.GetValueOrDefault(term) + 1);
+        if (characterWeight <= 0) return (terms, weights);
+        var seen = new HashSet<string>(terms, StringComparer.Ordinal);
+        foreach (var term in Terms(text, forQuery: false))
+            if (IsCjkCharacter(term) && seen.Add(term))
+            {
+                terms.Add(term);
+                weights[term] = characterWeight;
+            }
+        return (terms, weights);
+    }
+
+    /// <summary>True for a term that is one CJK character.</summary>
+    public static bool IsCjkCharacter(string term) =>
+        Rune.DecodeFromUtf16(term, out var rune, out var length) == System.Buffers.OperationStatus.Done && length == term.Length && IsCjk(rune);
+
     /// <summary>Each index term of the text with how often it occurs, and the text's length in terms: what BM25 reads.</summary>
     public static TermCounts Counts(string text)
     {

@@ -144,21 +144,19 @@ public sealed class MemoryUnitOfWork
     public async Task<IReadOnlyList<ScoredItem>> SearchArchiveAsync(string query, int top, bool history, CancellationToken cancellationToken = default)
     {
         var now = _engine.Now();
-        var terms = LexicalTerms.ForQuery(query);
+        var (terms, weights) = LexicalTerms.WeightedQuery(query, _engine.Search.CjkCharacterWeight);
         var vector = await EmbedAsync(query, cancellationToken);
         if (terms.Count == 0 && vector is null) return [];
 
-        var found = await _engine.Store.FindArchiveCandidatesAsync(UserId, terms, vector, _engine.Search.Candidates, cancellationToken);
-        var candidates = found.Items
-            .Where(c => !_adds.ContainsKey(c.Item.Id))
-            .Concat(_adds.Values.Select(a => new ArchiveCandidate(a, Similarity(vector, a.Embedding))))
+        var (found, _) = await ArchiveCandidateSearch.FindAsync(_engine.Store, UserId, terms, weights, vector, _engine.Search.Candidates, _engine.Search, _adds.Values, cancellationToken);
+        var candidates = found
             .Where(c => !IsForgotten(c.Item, now))
             .Select(c => _supersessions.TryGetValue(c.Item.Id, out var s) ? c with { Item = c.Item with { SupersededAt = s.At, SupersededBy = s.By } } : c)
             .Where(c => history || c.Item.SupersededAt is null)
             .ToList();
 
         // Only what clears a relevance floor is ranked, returned and counted as read.
-        var ranked = ArchiveRanking.Relevant(terms, candidates, found.Statistics, _engine.Search)
+        var ranked = ArchiveRanking.Relevant(candidates, _engine.Search)
             .Select(r => new ScoredItem(r.Candidate.Item, _engine.Decay.Score(r.Candidate.Item, r.Relevance, now)))
             .OrderByDescending(s => s.Score.Total)
             .ThenByDescending(s => s.Score.Relevance)
@@ -330,9 +328,4 @@ public sealed class MemoryUnitOfWork
 
     /// <summary>Past its forgetting point: gone for every reader, whether or not the sweep has removed it yet.</summary>
     internal static bool IsForgotten(ArchiveItem item, DateTimeOffset now) => item.ForgetAt is { } forgetAt && forgetAt <= now;
-
-    private static double? Similarity(ReadOnlyMemory<float>? query, ReadOnlyMemory<float>? item) =>
-        query is { } q && item is { } v && q.Length == v.Length
-            ? System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(q.Span, v.Span)
-            : null;
 }

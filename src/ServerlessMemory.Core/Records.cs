@@ -43,8 +43,12 @@ public sealed record Page<T>(IReadOnlyList<T> Items, string? ContinuationToken);
 
 public sealed record SweepResult(int Scanned, int Forgotten, int Users, long DurationMs);
 
-/// <summary>An item found by a store for a query, before the engine ranks it.</summary>
-public sealed record ArchiveCandidate(ArchiveItem Item, double? VectorSimilarity);
+/// <summary>
+/// An item found for a query, before the engine ranks it: its cosine similarity to the query's
+/// vector, and its BM25 divided by the query's ideal (<see cref="ArchiveRanking.Bm25"/>) when it
+/// holds a query term.
+/// </summary>
+public sealed record ArchiveCandidate(ArchiveItem Item, double? VectorSimilarity, double? LexicalScore = null);
 
 /// <summary>Accesses to count: the store adds <paramref name="Count"/> to the count and sets the other two.</summary>
 public sealed record ArchiveAccess(string Id, DateTimeOffset At, DateTimeOffset? ForgetAt, int Count = 1);

@@ -103,6 +103,13 @@ internal sealed class ArchiveDocument : CosmosDocument
     [JsonPropertyName("terms"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<string>? Terms { get; init; }
 
+    /// <summary>
+    /// The content's length in terms (<see cref="TermCounts.Length"/>): what BM25 normalises by, and
+    /// averages over the user's memories (<see cref="CosmosQueries.ArchiveAverageLength"/>).
+    /// </summary>
+    [JsonPropertyName("termCount"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? TermCount { get; init; }
+
     /// <summary>When a later memory contradicted it (<see cref="CosmosTime"/>); left out while it is current.</summary>
     [JsonPropertyName("supersededAt"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? SupersededAt { get; init; }
@@ -139,6 +146,7 @@ internal sealed class ArchiveDocument : CosmosDocument
         PendingVector = item.Embedding is { Length: > 0 } ? null : true,
         ForgetAt = CosmosTime.Format(item.ForgetAt),
         Terms = LexicalTerms.ForIndex(item.Content),
+        TermCount = LexicalTerms.Counts(item.Content).Length,
         SupersededAt = CosmosTime.Format(item.SupersededAt),
         SupersededBy = item.SupersededBy,
     };

@@ -215,45 +215,94 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
     }
 
     /// <summary>
-    /// Lexical candidates (items whose terms hold any query term, the most relevant first) and vector
-    /// candidates (nearest first, through the vector index), read in parallel and merged as SQLite
-    /// merges them. A memory in both lists carries the similarity of the vector query's row; one found
-    /// by its words alone carries none. The engine ranks them with its decay-aware score, which weighs
-    /// similarity and lexical relevance itself, rather than the service's <c>RANK RRF</c>, whose
-    /// <c>FullTextScore</c> half could not read Chinese. A query vector of other dimensions than the
-    /// container's policy (another embedding model) cannot use the index and finds no vector candidates.
-    /// It keeps no term statistics: the engine counts over the candidates.
+    /// The candidate contract on Cosmos DB: the id and content of every item whose <c>terms</c> hold a
+    /// query term (the newest <see cref="CosmosQueries.MaxLexicalMatches"/>), each term's count and the
+    /// item's length counted here from its content by <see cref="LexicalTerms.Counts"/>, as SQLite's
+    /// index counts them; the user's memory count and average length read beside, in parallel. The
+    /// engine scores them, the same as on SQLite.
     /// </summary>
-    public async Task<ArchiveCandidates> FindArchiveCandidatesAsync(
-        string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default)
+    public async Task<LexicalMatches> FindLexicalMatchesAsync(string userId, IReadOnlyList<string> terms, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(terms);
-        var query = vector is { Length: > 0 } v && v.Length == _options.EmbeddingDimensions ? v.ToArray() : null;
-        if (limit <= 0 || (terms.Count == 0 && query is null)) return new([], null);
+        var used = CosmosQueries.FilterTerms(terms);
+        if (used.Count == 0) return LexicalMatches.None;
         var meter = RequestMeter.Start();
-        var lexical = terms.Count > 0
-            ? QueryAsync<ArchiveDocument>(userId, CosmosQueries.ArchiveLexicalQuery(userId, terms, limit), meter, cancellationToken)
+        var rows = QueryAsync<LexicalRow>(userId, CosmosQueries.ArchiveLexicalQuery(userId, used), meter, cancellationToken);
+        var count = QueryAsync<long>(userId, CosmosQueries.ArchiveCountQuery(userId), meter, cancellationToken);
+        var average = QueryAsync<double?>(userId, CosmosQueries.ArchiveAverageLengthQuery(userId), meter, cancellationToken);
+        await Task.WhenAll(rows, count, average);
+
+        var found = await rows;
+        var complete = found.Count < CosmosQueries.MaxLexicalMatches;
+        var frequency = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (!complete)
+        {
+            // Past the cap: the memories holding every term, however old, and each term's true count.
+            var all = QueryAsync<LexicalRow>(userId, CosmosQueries.ArchiveLexicalAllQuery(userId, used), meter, cancellationToken);
+            var counts = used.Select(t => QueryAsync<long>(userId, CosmosQueries.TermCountQuery(userId, t), meter, cancellationToken)).ToList();
+            await Task.WhenAll([all, .. counts]);
+            var read = found.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+            found.AddRange((await all).Where(r => read.Add(r.Id)));
+            for (var i = 0; i < used.Count; i++) frequency[used[i]] = (await counts[i]).FirstOrDefault();
+        }
+        Log(nameof(FindLexicalMatchesAsync), userId, meter);
+        var ids = new List<string>(found.Count);
+        var lengths = new List<int>(found.Count);
+        var postings = used.ToDictionary(t => t, _ => (Documents: new List<int>(), Frequencies: new List<int>()), StringComparer.Ordinal);
+        foreach (var row in found)
+        {
+            var counts = LexicalTerms.Counts(row.Content);
+            var at = ids.Count;
+            ids.Add(DocumentIds.Unescape(row.Id[ArchiveDocument.Prefix.Length..]));
+            lengths.Add(counts.Length);
+            foreach (var (term, list) in postings)
+                if (counts.Terms.TryGetValue(term, out var tf))
+                {
+                    list.Documents.Add(at);
+                    list.Frequencies.Add(tf);
+                }
+        }
+        var documents = Math.Max((await count).FirstOrDefault(), ids.Count);
+        // Items written before termCount was kept have none: their average is taken from the matches.
+        var averageLength = (await average).FirstOrDefault() ?? (lengths.Count == 0 ? 0 : lengths.Average());
+        return new(documents, averageLength, ids, [.. lengths],
+            [.. postings.Where(p => p.Value.Documents.Count > 0).Select(p => new TermPostings(
+                p.Key, Math.Max(frequency.GetValueOrDefault(p.Key), p.Value.Documents.Count), [.. p.Value.Documents], [.. p.Value.Frequencies]))],
+            complete);
+    }
+
+    /// <summary>
+    /// The items the engine chose, read by id with their similarity to the vector (over those few,
+    /// by brute force), and the nearest by the container's vector index, in parallel. A query vector
+    /// of other dimensions than the container's policy (another embedding model) finds no vector
+    /// candidates. The engine ranks them rather than the service's <c>RANK RRF</c>, whose
+    /// <c>FullTextScore</c> half could not read Chinese.
+    /// </summary>
+    public async Task<IReadOnlyList<ArchiveCandidate>> ReadArchiveCandidatesAsync(
+        string userId, IReadOnlyList<string> ids, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var query = vector is { Length: > 0 } v && v.Length == _options.EmbeddingDimensions ? v.ToArray() : null;
+        if (ids.Count == 0 && (query is null || limit <= 0)) return [];
+        var meter = RequestMeter.Start();
+        var chosen = ids.Count > 0
+            ? QueryAsync<ArchiveDocument>(userId, CosmosQueries.ArchiveByIdsQuery(userId, [.. ids.Select(ArchiveDocument.DocumentId)], query), meter, cancellationToken)
             : Task.FromResult(new List<ArchiveDocument>());
-        var nearest = query is not null
+        var nearest = query is not null && limit > 0
             ? QueryAsync<ArchiveDocument>(userId, CosmosQueries.ArchiveVectorQuery(userId, query, limit), meter, cancellationToken)
             : Task.FromResult(new List<ArchiveDocument>());
-        await Task.WhenAll(lexical, nearest);
-        Log(nameof(FindArchiveCandidatesAsync), userId, meter);
+        await Task.WhenAll(chosen, nearest);
+        Log(nameof(ReadArchiveCandidatesAsync), userId, meter);
 
-        var vectorRows = (await nearest).Where(r => r.Similarity is not null).Take(limit).ToList();
-        var similarity = vectorRows.ToDictionary(r => r.Id, r => r.Similarity, StringComparer.Ordinal);
-        var lexicalRows = (await lexical)
-            .Select(row => (Row: row, Hits: LexicalTerms.Relevance(terms, row.Content)))
-            .OrderByDescending(r => r.Hits)
-            .ThenByDescending(r => r.Row.CreatedAt, StringComparer.Ordinal)
-            .Take(limit)
-            .Select(r => r.Row);
         var candidates = new List<ArchiveCandidate>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var row in lexicalRows.Concat(vectorRows))
-            if (seen.Add(row.Id)) candidates.Add(new(row.ToItem(), similarity.GetValueOrDefault(row.Id)));
-        return new(candidates, null);
+        foreach (var row in (await chosen).Concat((await nearest).Where(r => r.Similarity is not null).Take(limit)))
+            if (seen.Add(row.Id)) candidates.Add(new(row.ToItem(), query is null ? null : row.Similarity));
+        return candidates;
     }
+
+    /// <summary>A lexical match as <see cref="CosmosQueries.ArchiveLexical"/> reads it.</summary>
+    private sealed record LexicalRow([property: System.Text.Json.Serialization.JsonPropertyName("id")] string Id, [property: System.Text.Json.Serialization.JsonPropertyName("content")] string Content);
 
     public async Task<Page<ConversationMessage>> ListMessagesAsync(
         string userId, string? sessionId, int limit, string? continuationToken, CancellationToken cancellationToken = default)

@@ -20,8 +20,12 @@ internal static class CosmosQueries
 
     public const string MessageFields = "c.id, c.userId, c.type, c.sessionId, c.turnId, c.role, c.content, c.createdAt";
 
-    /// <summary>How many more lexical matches are read than asked for, so that items holding more of the terms win the cut.</summary>
-    public const int LexicalOverfetch = 4;
+    /// <summary>
+    /// At most this many lexical matches are read for a search (the newest): their content is what
+    /// BM25 reads. Below it the matches are every memory holding a query term, as on SQLite; past it
+    /// older matches are not scored (docs/cosmos.md, "Search").
+    /// </summary>
+    public const int MaxLexicalMatches = 2_000;
 
     /// <summary>
     /// At most this many query terms go into a lexical filter (one <c>ARRAY_CONTAINS</c> each); the
@@ -39,16 +43,40 @@ internal static class CosmosQueries
         $"SELECT {ArchiveFields} FROM c WHERE c.userId = @userId AND c.type = 'archive' ORDER BY c.createdAt DESC";
 
     /// <summary>
-    /// Lexical candidates: items whose <c>terms</c> hold any query term. This is how Chinese finds
-    /// Chinese: <c>terms</c> carries CJK characters and bigrams made by <see cref="Core.LexicalTerms"/>,
-    /// since Cosmos DB's full-text search has no Chinese tokenizer. <c>{0}</c> is one
-    /// <c>ARRAY_CONTAINS(c.terms, @tN)</c> per term, joined by <c>OR</c>: each is an equality lookup in
-    /// the range index on <c>/terms/[]</c>, where <c>ARRAY_CONTAINS(@terms, t)</c> over every term of
-    /// every document in the partition could only be evaluated by scanning them. The store ranks the
-    /// rows by relevance and keeps the best.
+    /// Lexical matches: the id and content of items whose <c>terms</c> hold any query term, newest
+    /// first. This is how Chinese finds Chinese: <c>terms</c> carries CJK characters and bigrams made by
+    /// <see cref="Core.LexicalTerms"/>, since Cosmos DB's full-text search has no Chinese tokenizer.
+    /// <c>{0}</c> is one <c>ARRAY_CONTAINS(c.terms, @tN)</c> per term, joined by <c>OR</c>: each is an
+    /// equality lookup in the range index on <c>/terms/[]</c>, where <c>ARRAY_CONTAINS(@terms, t)</c>
+    /// over every term of every document in the partition could only be evaluated by scanning them.
+    /// The engine scores them (BM25 over their terms); the store scores nothing.
     /// </summary>
     public const string ArchiveLexical =
-        $"SELECT TOP @top {ArchiveFields} FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ({{0}}) ORDER BY c.createdAt DESC";
+        $"SELECT TOP @top c.id, c.content FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ({{0}}) ORDER BY c.createdAt DESC";
+
+    /// <summary>
+    /// As <see cref="ArchiveLexical"/>, the items holding every query term (<c>{0}</c> joined by
+    /// <c>AND</c>): read when the matches reach the cap, so that an old memory holding every word is
+    /// scored however many newer ones hold some.
+    /// </summary>
+    public const string ArchiveLexicalAll = ArchiveLexical;
+
+    /// <summary>How many of the user's memories hold a term: its document frequency, read when the matches reach the cap.</summary>
+    public const string TermCount = "SELECT VALUE COUNT(1) FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ARRAY_CONTAINS(c.terms, @term)";
+
+    /// <summary>The user's memory count: BM25's N.</summary>
+    public const string ArchiveCount = "SELECT VALUE COUNT(1) FROM c WHERE c.userId = @userId AND c.type = 'archive'";
+
+    /// <summary>The average length of the user's memories in terms (of those written with <c>termCount</c>): what BM25 normalises by.</summary>
+    public const string ArchiveAverageLength = "SELECT VALUE AVG(c.termCount) FROM c WHERE c.userId = @userId AND c.type = 'archive'";
+
+    /// <summary>The items the engine chose among the lexical matches, read by id.</summary>
+    public const string ArchiveByIds =
+        $"SELECT {ArchiveFields} FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ARRAY_CONTAINS(@ids, c.id)";
+
+    /// <summary>As <see cref="ArchiveByIds"/>, each with its cosine similarity to the query vector (over these few items, by brute force).</summary>
+    public const string ArchiveByIdsWithSimilarity =
+        $"SELECT {ArchiveFields}, VectorDistance(c.embedding, @vector) AS similarity FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ARRAY_CONTAINS(@ids, c.id)";
 
     /// <summary>
     /// Vector candidates through the container's vector index: nearest first by cosine similarity,
@@ -101,12 +129,29 @@ internal static class CosmosQueries
     public static QueryDefinition ListArchiveQuery(string userId) =>
         new QueryDefinition(ListArchive).WithParameter("@userId", userId);
 
-    public static QueryDefinition ArchiveLexicalQuery(string userId, IReadOnlyList<string> terms, int limit) =>
+    public static QueryDefinition ArchiveLexicalQuery(string userId, IReadOnlyList<string> terms) =>
         WithTerms(ArchiveLexical, terms)
-            .WithParameter("@top", LexicalTop(limit))
+            .WithParameter("@top", MaxLexicalMatches)
             .WithParameter("@userId", userId);
 
-    public static int LexicalTop(int limit) => (int)Math.Min((long)limit * LexicalOverfetch, 1_000);
+    public static QueryDefinition ArchiveLexicalAllQuery(string userId, IReadOnlyList<string> terms) =>
+        WithTerms(ArchiveLexicalAll, terms, " AND ")
+            .WithParameter("@top", MaxLexicalMatches)
+            .WithParameter("@userId", userId);
+
+    public static QueryDefinition TermCountQuery(string userId, string term) =>
+        new QueryDefinition(TermCount).WithParameter("@userId", userId).WithParameter("@term", term);
+
+    public static QueryDefinition ArchiveCountQuery(string userId) =>
+        new QueryDefinition(ArchiveCount).WithParameter("@userId", userId);
+
+    public static QueryDefinition ArchiveAverageLengthQuery(string userId) =>
+        new QueryDefinition(ArchiveAverageLength).WithParameter("@userId", userId);
+
+    public static QueryDefinition ArchiveByIdsQuery(string userId, IReadOnlyList<string> documentIds, float[]? vector) =>
+        vector is null
+            ? new QueryDefinition(ArchiveByIds).WithParameter("@userId", userId).WithParameter("@ids", documentIds)
+            : new QueryDefinition(ArchiveByIdsWithSimilarity).WithParameter("@userId", userId).WithParameter("@ids", documentIds).WithParameter("@vector", vector);
 
     public static QueryDefinition ArchiveVectorQuery(string userId, float[] vector, int limit) =>
         new QueryDefinition(ArchiveVector)
@@ -139,13 +184,13 @@ internal static class CosmosQueries
     public static IReadOnlyList<string> FilterTerms(IReadOnlyList<string> terms) =>
         [.. terms.Distinct(StringComparer.Ordinal).Take(MaxFilterTerms)];
 
-    /// <summary>The query with one parameterised <c>ARRAY_CONTAINS</c> per filter term in place of <c>{0}</c>.</summary>
-    private static QueryDefinition WithTerms(string template, IReadOnlyList<string> terms)
+    /// <summary>The query with one parameterised <c>ARRAY_CONTAINS</c> per filter term in place of <c>{0}</c>, joined by <paramref name="joiner"/>.</summary>
+    private static QueryDefinition WithTerms(string template, IReadOnlyList<string> terms, string joiner = " OR ")
     {
         var filter = FilterTerms(terms);
         if (filter.Count == 0) throw new ArgumentException("A lexical query needs at least one term.", nameof(terms));
         var text = string.Format(System.Globalization.CultureInfo.InvariantCulture, template,
-            string.Join(" OR ", filter.Select((_, i) => $"ARRAY_CONTAINS(c.terms, @t{i})")));
+            string.Join(joiner, filter.Select((_, i) => $"ARRAY_CONTAINS(c.terms, @t{i})")));
         var query = new QueryDefinition(text);
         for (var i = 0; i < filter.Count; i++) query = query.WithParameter($"@t{i}", filter[i]);
         return query;

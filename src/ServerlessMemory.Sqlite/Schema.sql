@@ -29,9 +29,6 @@ CREATE INDEX IF NOT EXISTS archive_by_forget_at ON archive (forget_at) WHERE for
 -- The vector backfill reads only the memories stored without a vector (during an embedding outage).
 CREATE INDEX IF NOT EXISTS archive_without_vector ON archive (user_id, seq) WHERE embedding IS NULL;
 
--- Terms from LexicalTerms (words, and CJK unigrams and bigrams), each prefixed with a hash of its
--- owner, so that a query reads only the posting lists of one user's terms.
-CREATE VIRTUAL TABLE IF NOT EXISTS archive_terms USING fts5 (terms, tokenize = 'unicode61 remove_diacritics 0', detail = 'none');
 
 CREATE TABLE IF NOT EXISTS message (
     seq        INTEGER PRIMARY KEY,
@@ -45,6 +42,9 @@ CREATE TABLE IF NOT EXISTS message (
 );
 CREATE INDEX IF NOT EXISTS message_by_session ON message (user_id, session_id, seq DESC);
 CREATE INDEX IF NOT EXISTS message_by_user ON message (user_id, seq DESC);
+-- Terms from LexicalTerms (words, and CJK unigrams and bigrams), each prefixed with a hash of its
+-- owner, so that a query reads only the posting lists of one user's terms. (Archive search reads an
+-- in-memory index instead: LexicalIndexCache.)
 CREATE VIRTUAL TABLE IF NOT EXISTS message_terms USING fts5 (terms, tokenize = 'unicode61 remove_diacritics 0', detail = 'none');
 
 CREATE TABLE IF NOT EXISTS session (

@@ -42,38 +42,41 @@ public sealed partial class SqliteMemoryStore
     }
 
     /// <summary>
-    /// Lexical candidates from <see cref="SqliteLexicalIndex.CandidatesAsync"/>, with the user's term
-    /// statistics; vector candidates the nearest in the user's <see cref="VectorIndex"/>. The
-    /// statistics go to the engine, which ranks.
+    /// The candidate contract from the user's in-memory <see cref="LexicalIndex"/>: every memory
+    /// holding a query term, however many, with term counts and lengths. No SQL runs once it is built.
     /// </summary>
-    public async Task<ArchiveCandidates> FindArchiveCandidatesAsync(
-        string userId, IReadOnlyList<string> terms, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default)
+    public Task<LexicalMatches> FindLexicalMatchesAsync(string userId, IReadOnlyList<string> terms, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(terms);
-        await using var connection = Open();
-        var (seqs, statistics) = terms.Count > 0 && limit > 0
-            ? await _lexical.CandidatesAsync(connection, userId, terms, limit, cancellationToken)
-            : ([], null);
+        return terms.Count == 0 ? Task.FromResult(LexicalMatches.None) : _lexical.MatchAsync(userId, terms, Open, cancellationToken);
+    }
 
+    /// <summary>The chosen items read by their key, and the nearest in the user's <see cref="VectorIndex"/>, each with its similarity.</summary>
+    public async Task<IReadOnlyList<ArchiveCandidate>> ReadArchiveCandidatesAsync(
+        string userId, IReadOnlyList<string> ids, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
         float[]? query = null;
         VectorIndex? index = null;
-        if (vector is { } v && limit > 0)
+        var nearest = new List<long>();
+        if (vector is { Length: > 0 } v && limit > 0)
         {
             query = VectorIndex.Normalise(v.Span);
             index = await VectorsOfAsync(userId, v.Length, cancellationToken);
-            var lexical = seqs.ToHashSet();
-            foreach (var (key, _) in index.Nearest(query, limit))
-                if (lexical.Add(key)) seqs.Add(key);
+            nearest.AddRange(index.Nearest(query, limit).Select(n => n.Key));
         }
-        if (seqs.Count == 0) return new([], statistics);
+        if (ids.Count == 0 && nearest.Count == 0) return [];
 
-        var rows = await ReadItemsAsync(connection,
-            // `+user_id`: look each row up by its key; the user's index would read all their rows.
-            $"SELECT {ItemColumns} FROM archive WHERE +user_id = $u AND seq IN (SELECT value FROM json_each($seqs))",
-            cancellationToken, ("$u", userId), ("$seqs", JsonSerializer.Serialize(seqs)));
-        var order = seqs.Select((seq, i) => (seq, i)).ToDictionary(x => x.seq, x => x.i);
-        return new([.. rows.OrderBy(r => order[r.Seq]).Select(r => new ArchiveCandidate(r.Item, query is null ? null : index!.Similarity(query, r.Seq)))],
-            statistics);
+        await using var connection = Open();
+        // By the (user_id, id) key; the nearest by seq (`+user_id`: the user's index would read all their rows).
+        var rows = await ReadItemsAsync(connection, nearest.Count == 0
+            ? $"SELECT {ItemColumns} FROM archive WHERE user_id = $u AND id IN (SELECT value FROM json_each($ids))"
+            : $"""
+               SELECT {ItemColumns} FROM archive WHERE user_id = $u AND id IN (SELECT value FROM json_each($ids))
+               UNION
+               SELECT {ItemColumns} FROM archive WHERE +user_id = $u AND seq IN (SELECT value FROM json_each($seqs))
+               """, cancellationToken, ("$u", userId), ("$ids", JsonSerializer.Serialize(ids)), ("$seqs", JsonSerializer.Serialize(nearest)));
+        return [.. rows.Select(r => new ArchiveCandidate(r.Item, query is null ? null : index!.Similarity(query, r.Seq)))];
     }
 
     public async Task<Page<ConversationMessage>> ListMessagesAsync(

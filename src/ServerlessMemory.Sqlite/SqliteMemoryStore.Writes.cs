@@ -20,6 +20,8 @@ public sealed partial class SqliteMemoryStore
         var added = new List<(long Seq, ReadOnlyMemory<float> Vector)>();
         var removed = new List<long>();
         var skipped = new List<string>();
+        var indexed = new List<(string Id, string Content)>();
+        var unindexed = new List<string>();
         await using var connection = Open();
         await using (var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
         {
@@ -38,22 +40,24 @@ public sealed partial class SqliteMemoryStore
                     """, [.. ItemParameters(userId, item), ("$due", Ms(dueBy))]);
                 if (await renew.ExecuteScalarAsync(cancellationToken) is long seq)
                 {
-                    await SqliteLexicalIndex.RemoveAsync(connection, SqliteLexicalIndex.ArchiveTerms, [seq], cancellationToken);
-                    await SqliteLexicalIndex.AddAsync(connection, SqliteLexicalIndex.ArchiveTerms, seq, owner, item.Content, cancellationToken);
-                    removed.Add(seq); // the row keeps its seq: its old vector leaves, the new one comes in
+                    // The row keeps its seq (its old vector leaves, the new one comes in), its id and so its
+                    // content: the lexical index holds it already.
+                    removed.Add(seq);
                     if (item.Embedding is { } renewedVector) added.Add((seq, renewedVector));
                 }
-                else if (await InsertAsync(connection, userId, owner, item, cancellationToken) is { } inserted)
+                else if (await InsertAsync(connection, userId, item, cancellationToken) is { } inserted)
                 {
                     if (item.Embedding is { } insertedVector) added.Add((inserted, insertedVector));
+                    indexed.Add((item.Id, item.Content));
                 }
                 else skipped.Add(item.Id);
             }
             foreach (var item in changes.ArchiveAdds)
             {
-                if (await InsertAsync(connection, userId, owner, item, cancellationToken) is { } seq)
+                if (await InsertAsync(connection, userId, item, cancellationToken) is { } seq)
                 {
                     if (item.Embedding is { } vector) added.Add((seq, vector));
+                    indexed.Add((item.Id, item.Content));
                 }
                 else skipped.Add(item.Id); // the same memory is there already
             }
@@ -69,8 +73,8 @@ public sealed partial class SqliteMemoryStore
             {
                 await using var delete = Command(connection, "DELETE FROM archive WHERE user_id = $u AND id = $id RETURNING seq", ("$u", userId), ("$id", id));
                 if (await delete.ExecuteScalarAsync(cancellationToken) is not long seq) continue;
-                await SqliteLexicalIndex.RemoveAsync(connection, SqliteLexicalIndex.ArchiveTerms, [seq], cancellationToken);
                 removed.Add(seq);
+                unindexed.Add(id);
             }
 
             foreach (var access in changes.Accesses)
@@ -89,7 +93,7 @@ public sealed partial class SqliteMemoryStore
                     """,
                     ("$u", userId), ("$id", m.Id), ("$s", m.SessionId), ("$t", m.TurnId), ("$r", m.Role), ("$c", m.Content), ("$at", Ms(m.CreatedAt)));
                 var seq = (long)(await insert.ExecuteScalarAsync(cancellationToken))!;
-                await SqliteLexicalIndex.AddAsync(connection, SqliteLexicalIndex.MessageTerms, seq, owner, m.Content, cancellationToken);
+                await SqliteLexicalIndex.AddMessageAsync(connection, seq, owner, m.Content, cancellationToken);
             }
 
             if (changes.Session is { } session)
@@ -106,21 +110,19 @@ public sealed partial class SqliteMemoryStore
         }
 
         _vectors.Committed(userId, added, removed);
-        if (changes.ArchiveAdds.Count > 0 || changes.ArchiveRenewals.Count > 0 || changes.ArchiveDeletes.Count > 0) _lexical.Changed(userId);
+        _lexical.Committed(userId, indexed, unindexed);
         return new(etag, skipped);
     }
 
-    /// <summary>Inserts an item and its terms; null when an item of that id is stored already.</summary>
-    private static async Task<long?> InsertAsync(SqliteConnection connection, string userId, string owner, ArchiveItem item, CancellationToken cancellationToken)
+    /// <summary>Inserts an item; null when an item of that id is stored already.</summary>
+    private static async Task<long?> InsertAsync(SqliteConnection connection, string userId, ArchiveItem item, CancellationToken cancellationToken)
     {
         await using var insert = Command(connection, """
             INSERT OR IGNORE INTO archive (user_id, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, embedding, forget_at, superseded_at, superseded_by)
             VALUES ($u, $id, $content, $type, $importance, $created, $accessed, $count, $metadata, $embedding, $forget, $sat, $sby)
             RETURNING seq
             """, ItemParameters(userId, item));
-        if (await insert.ExecuteScalarAsync(cancellationToken) is not long seq) return null;
-        await SqliteLexicalIndex.AddAsync(connection, SqliteLexicalIndex.ArchiveTerms, seq, owner, item.Content, cancellationToken);
-        return seq;
+        return await insert.ExecuteScalarAsync(cancellationToken) as long?;
     }
 
     private static async Task<string> WriteCoreAsync(SqliteConnection connection, string userId, CoreMemory core, CancellationToken cancellationToken)
@@ -155,14 +157,12 @@ public sealed partial class SqliteMemoryStore
         {
             await using var delete = Command(connection, "DELETE FROM archive WHERE user_id = $u AND id = $id RETURNING seq", ("$u", userId), ("$id", id));
             deleted = await delete.ExecuteScalarAsync(cancellationToken) as long?;
-            if (deleted is { } seq)
-                await SqliteLexicalIndex.RemoveAsync(connection, SqliteLexicalIndex.ArchiveTerms, [seq], cancellationToken);
             await tx.CommitAsync(cancellationToken);
         }
         if (deleted is { } removed)
         {
             _vectors.Committed(userId, [], [removed]);
-            _lexical.Changed(userId);
+            _lexical.Committed(userId, [], [id]);
         }
         return deleted is not null;
     }
@@ -173,7 +173,6 @@ public sealed partial class SqliteMemoryStore
         await using (var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
         {
             await ExecuteAsync(connection, """
-                DELETE FROM archive_terms WHERE rowid IN (SELECT seq FROM archive WHERE user_id = $u);
                 DELETE FROM archive WHERE user_id = $u;
                 DELETE FROM message_terms WHERE rowid IN (SELECT seq FROM message WHERE user_id = $u);
                 DELETE FROM message WHERE user_id = $u;
@@ -183,7 +182,7 @@ public sealed partial class SqliteMemoryStore
             await tx.CommitAsync(cancellationToken);
         }
         _vectors.Forget(userId);
-        _lexical.Changed(userId);
+        _lexical.Forget(userId);
     }
 
     public async Task<SweepResult> SweepAsync(DateTimeOffset now, TimeSpan budget, CancellationToken cancellationToken = default)
@@ -197,18 +196,16 @@ public sealed partial class SqliteMemoryStore
         {
             // Each batch commits on its own: a sweep cut short keeps what it did, and the next run finishes.
             // The rows are chosen and deleted in one statement, so a memory read meanwhile (its forget_at
-            // moved on) is neither deleted nor stripped of its terms.
-            var due = new List<(long Seq, string User)>();
+            // moved on) is not deleted.
+            var due = new List<(long Seq, string User, string Id)>();
             await using (var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
             {
                 await using (var delete = Command(connection, """
                     DELETE FROM archive WHERE seq IN (SELECT seq FROM archive WHERE forget_at <= $now ORDER BY forget_at LIMIT $n)
-                    RETURNING seq, user_id
+                    RETURNING seq, user_id, id
                     """, ("$now", Ms(now)), ("$n", SweepBatch)))
                 await using (var reader = await delete.ExecuteReaderAsync(cancellationToken))
-                    while (await reader.ReadAsync(cancellationToken)) due.Add((reader.GetInt64(0), reader.GetString(1)));
-                if (due.Count > 0)
-                    await SqliteLexicalIndex.RemoveAsync(connection, SqliteLexicalIndex.ArchiveTerms, due.Select(d => d.Seq), cancellationToken);
+                    while (await reader.ReadAsync(cancellationToken)) due.Add((reader.GetInt64(0), reader.GetString(1), reader.GetString(2)));
                 await tx.CommitAsync(cancellationToken);
             }
             scanned += due.Count;
@@ -217,7 +214,7 @@ public sealed partial class SqliteMemoryStore
             {
                 users.Add(group.Key);
                 _vectors.Committed(group.Key, [], [.. group.Select(d => d.Seq)]);
-                _lexical.Changed(group.Key);
+                _lexical.Committed(group.Key, [], [.. group.Select(d => d.Id)]);
             }
             if (due.Count < SweepBatch) break;
         }

@@ -24,5 +24,7 @@ internal static class SqliteSchema
             while (reader.Read()) columns.Add(reader.GetString(0));
         if (!columns.Contains("superseded_at")) Execute(connection, "ALTER TABLE archive ADD COLUMN superseded_at INTEGER");
         if (!columns.Contains("superseded_by")) Execute(connection, "ALTER TABLE archive ADD COLUMN superseded_by TEXT");
+        // The archive's terms live in memory now (SqliteLexicalIndex), counted from the content.
+        Execute(connection, "DROP TABLE IF EXISTS archive_terms");
     }
 }

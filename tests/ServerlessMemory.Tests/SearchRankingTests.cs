@@ -8,14 +8,29 @@ public class SearchRankingTests
     private static readonly DateTimeOffset T0 = new(2026, 3, 1, 8, 0, 0, TimeSpan.Zero);
     private static readonly SearchOptions Options = new();
 
-    private static ArchiveCandidate Candidate(string content, double? similarity = null) => new(new ArchiveItem
+    /// <summary>
+    /// The engine's ranking over an archive of these memories: BM25 over an index of all of them
+    /// (as a store's matches give it), each memory's similarity as given, fused, best first.
+    /// </summary>
+    private static List<string> Ranked(string query, IReadOnlyList<(string Content, double? Similarity)> archive, SearchOptions? options = null)
     {
-        Id = LexicalTerms.ContentHash(content), Content = content, CreatedAt = T0, LastAccessedAt = T0,
-    }, similarity);
+        options ??= Options;
+        var index = new LexicalIndex();
+        index.Add(archive.Select(m => (LexicalTerms.ContentHash(m.Content), m.Content)));
+        var matches = index.Match(LexicalTerms.ForQuery(query));
+        var scores = ArchiveRanking.Bm25(matches, options).Select((x, i) => (matches.Ids[i], x)).ToDictionary(p => p.Item1, p => p.x);
+        var candidates = archive.Select(m => new ArchiveCandidate(new ArchiveItem
+        {
+            Id = LexicalTerms.ContentHash(m.Content), Content = m.Content, CreatedAt = T0, LastAccessedAt = T0,
+        }, m.Similarity, scores.TryGetValue(LexicalTerms.ContentHash(m.Content), out var x) ? x : null)).ToList();
+        return [.. ArchiveRanking.Relevant(candidates, options).OrderByDescending(r => r.Relevance).Select(r => r.Candidate.Item.Content)];
+    }
 
-    private static List<string> Ranked(string query, IReadOnlyList<ArchiveCandidate> candidates, TermStatistics? statistics = null, SearchOptions? options = null) =>
-        [.. ArchiveRanking.Relevant(LexicalTerms.ForQuery(query), candidates, statistics, options ?? Options)
-            .OrderByDescending(r => r.Relevance).Select(r => r.Candidate.Item.Content)];
+    private static List<(string, double?)> Words(params string[] contents) => [.. contents.Select(c => (c, (double?)null))];
+
+    /// <summary>Memories that share the speaker's name with every question and nothing else.</summary>
+    private static IEnumerable<string> Chatter(string speaker, int count) =>
+        Enumerable.Range(0, count).Select(i => $"{speaker}: talked about the weather, day {i}");
 
     [Fact]
     public void Stemming_lets_an_inflected_query_find_the_memory()
@@ -28,79 +43,84 @@ public class SearchRankingTests
     public void A_rare_term_outweighs_a_common_one()
     {
         // The speaker's name is in every memory; the question is about pottery.
-        var candidates = new List<ArchiveCandidate>
-        {
-            Candidate("Melanie: Melanie here, Melanie went running"),
-            Candidate("Melanie: I signed up for a pottery class"),
-            Candidate("Melanie: the kids loved the museum"),
-        };
-        var statistics = new TermStatistics(1_000, new Dictionary<string, long> { ["melani"] = 900, ["potteri"] = 3 });
+        var ranked = Ranked("What pottery did Melanie make?", Words(
+        [
+            "Melanie: Melanie here, Melanie went running",
+            "Melanie: I signed up for a pottery class",
+            "Melanie: the kids loved the museum",
+            .. Chatter("Melanie", 50),
+        ]));
 
-        Assert.Equal("Melanie: I signed up for a pottery class", Ranked("What pottery did Melanie make?", candidates, statistics)[0]);
+        Assert.Equal("Melanie: I signed up for a pottery class", ranked[0]);
     }
 
     [Fact]
     public void A_memory_sharing_only_a_common_term_with_the_query_is_not_relevant()
     {
-        var candidates = new List<ArchiveCandidate> { Candidate("Melanie: the kids loved the museum"), Candidate("Melanie: pottery class on Friday") };
-        var statistics = new TermStatistics(1_000, new Dictionary<string, long> { ["melani"] = 900, ["potteri"] = 3 });
+        var ranked = Ranked("Melanie pottery", Words(["Melanie: the kids loved the museum", "Melanie: pottery class on Friday", .. Chatter("Melanie", 50)]));
 
-        Assert.Equal(["Melanie: pottery class on Friday"], Ranked("Melanie pottery", candidates, statistics));
+        Assert.Equal(["Melanie: pottery class on Friday"], ranked);
     }
 
     [Fact]
     public void A_chinese_question_finds_the_one_memory_that_answers_it()
     {
         // The README's first search: one memory, and a question whose only shared term is 项目.
-        var statistics = new TermStatistics(1, new Dictionary<string, long> { ["项目"] = 1 });
-
-        Assert.Equal(["当前项目是客户流失预测"], Ranked("我在做什么项目", [Candidate("当前项目是客户流失预测")], statistics));
-        Assert.Equal(["当前项目是客户流失预测"], Ranked("我在做什么项目", [Candidate("当前项目是客户流失预测")]));
+        Assert.Equal(["当前项目是客户流失预测"], Ranked("我在做什么项目", Words("当前项目是客户流失预测")));
     }
 
     [Fact]
     public void A_query_of_stop_words_only_finds_nothing()
     {
         Assert.Empty(LexicalTerms.ForQuery("what is the and of it?"));
-        Assert.Empty(Ranked("the of and", [Candidate("the history of the town and its people")]));
+        Assert.Empty(Ranked("the of and", Words("the history of the town and its people")));
     }
 
     [Fact]
     public void A_faint_vector_match_is_not_relevant()
     {
-        var candidates = new List<ArchiveCandidate> { Candidate("had a coffee", 0.62), Candidate("works on churn prediction", 0.08) };
-
-        Assert.Equal(["had a coffee"], Ranked("beverage", candidates));
+        Assert.Equal(["had a coffee"], Ranked("beverage", [("had a coffee", 0.62), ("works on churn prediction", 0.08)]));
     }
 
     [Fact]
-    public void Fusion_keeps_a_strong_lexical_match_among_the_first_however_the_vectors_rank_it()
+    public void Fusion_keeps_a_strong_lexical_match_first_however_the_vectors_rank_it()
     {
-        var candidates = new List<ArchiveCandidate>
-        {
-            Candidate("the falcon project ships in May", 0.31),
-            Candidate("a meeting about budgets", 0.55),
-            Candidate("weekend plans with the family", 0.50),
-        };
-
-        var ranked = Ranked("falcon project", candidates);
+        var ranked = Ranked("falcon project", [
+            ("the falcon project ships in May", 0.31),
+            ("a meeting about budgets", 0.95),
+            ("weekend plans with the family", 0.90),
+        ]);
 
         Assert.Equal(3, ranked.Count);
         Assert.Equal("the falcon project ships in May", ranked[0]);
     }
 
     [Fact]
-    public void Without_statistics_rarity_is_counted_over_the_candidates()
+    public void Lexical_relevance_keeps_the_strength_of_the_match_not_its_rank()
     {
-        var candidates = new List<ArchiveCandidate>
-        {
-            Candidate("Caroline: adoption agency interview passed"),
-            Candidate("Caroline: went to a parade"),
-            Candidate("Caroline: painted a sunset"),
-            Candidate("Caroline: read a book"),
-        };
+        // Ranks would give the best match of a weak query the same relevance as that of a strong one.
+        var archive = Words(["Caroline: adoption agency interview passed", "Caroline: hospital visit after surgery", "Caroline: went to a parade", .. Chatter("Caroline", 20)]);
+        var index = new LexicalIndex();
+        index.Add(archive.Select(m => (LexicalTerms.ContentHash(m.Item1), m.Item1)));
+        double Best(string query) => ArchiveRanking.Bm25(index.Match(LexicalTerms.ForQuery(query)), Options).Max();
 
-        Assert.Equal("Caroline: adoption agency interview passed", Ranked("Caroline adoption", candidates)[0]);
-        Assert.Single(Ranked("Caroline adoption", candidates));
+        var full = ArchiveRanking.LexicalRelevance(Best("adoption agency interview"));
+        var partial = ArchiveRanking.LexicalRelevance(Best("adoption agency interview hospital surgery"));
+
+        Assert.InRange(full, 0.7, 0.95);
+        Assert.InRange(partial, 0.2, full - 0.1);
+    }
+
+    [Fact]
+    public void A_vector_match_adds_at_most_its_weight_of_what_is_left()
+    {
+        var options = new SearchOptions();
+        var lexicalOnly = new ArchiveCandidate(new ArchiveItem { Id = "a", Content = "a", CreatedAt = T0, LastAccessedAt = T0 }, null, 1.0);
+        var both = lexicalOnly with { Item = lexicalOnly.Item with { Id = "b" }, VectorSimilarity = 1.0, LexicalScore = 0.5 };
+
+        var relevance = ArchiveRanking.Relevant([lexicalOnly, both], options).ToDictionary(r => r.Candidate.Item.Id, r => r.Relevance);
+
+        Assert.Equal(0.75, relevance["a"], 6);
+        Assert.Equal(0.5 + options.VectorWeight * 0.5, relevance["b"], 6);
     }
 }

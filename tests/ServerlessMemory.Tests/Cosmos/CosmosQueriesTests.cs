@@ -20,7 +20,16 @@ public sealed class CosmosQueriesTests
     public static TheoryData<string, string> Texts => new()
     {
         { nameof(CosmosQueries.ListArchive), $"SELECT {Fields} FROM c WHERE c.userId = @userId AND c.type = 'archive' ORDER BY c.createdAt DESC" },
-        { nameof(CosmosQueries.ArchiveLexical), $"SELECT TOP @top {Fields} FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ({{0}}) ORDER BY c.createdAt DESC" },
+        { nameof(CosmosQueries.ArchiveLexical), "SELECT TOP @top c.id, c.content FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ({0}) ORDER BY c.createdAt DESC" },
+        { nameof(CosmosQueries.ArchiveLexicalAll), "SELECT TOP @top c.id, c.content FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ({0}) ORDER BY c.createdAt DESC" },
+        { nameof(CosmosQueries.TermCount), "SELECT VALUE COUNT(1) FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ARRAY_CONTAINS(c.terms, @term)" },
+        { nameof(CosmosQueries.ArchiveCount), "SELECT VALUE COUNT(1) FROM c WHERE c.userId = @userId AND c.type = 'archive'" },
+        { nameof(CosmosQueries.ArchiveAverageLength), "SELECT VALUE AVG(c.termCount) FROM c WHERE c.userId = @userId AND c.type = 'archive'" },
+        { nameof(CosmosQueries.ArchiveByIds), $"SELECT {Fields} FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ARRAY_CONTAINS(@ids, c.id)" },
+        {
+            nameof(CosmosQueries.ArchiveByIdsWithSimilarity),
+            $"SELECT {Fields}, VectorDistance(c.embedding, @vector) AS similarity FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ARRAY_CONTAINS(@ids, c.id)"
+        },
         {
             nameof(CosmosQueries.ArchiveVector),
             $"SELECT TOP @top {Fields}, VectorDistance(c.embedding, @vector) AS similarity FROM c " +
@@ -96,25 +105,38 @@ public sealed class CosmosQueriesTests
     }
 
     [Fact]
-    public void Lexical_search_looks_each_term_up_in_the_index_and_reads_four_times_the_limit_capped_at_a_thousand()
+    public void Lexical_matches_look_each_term_up_in_the_index_and_read_id_and_content_of_the_newest_up_to_the_cap()
     {
         string[] terms = ["项目", "xgboost"];
-        var query = CosmosQueries.ArchiveLexicalQuery("u1", terms, 10);
+        var query = CosmosQueries.ArchiveLexicalQuery("u1", terms);
 
         Assert.Equal(
-            $"SELECT TOP @top {Fields} FROM c WHERE c.userId = @userId AND c.type = 'archive' " +
+            "SELECT TOP @top c.id, c.content FROM c WHERE c.userId = @userId AND c.type = 'archive' " +
             "AND (ARRAY_CONTAINS(c.terms, @t0) OR ARRAY_CONTAINS(c.terms, @t1)) ORDER BY c.createdAt DESC",
             query.QueryText);
-        Assert.Equal([("@t0", (object)"项目"), ("@t1", "xgboost"), ("@top", 40), ("@userId", "u1")], Parameters(query));
-        Assert.Equal(1_000, CosmosQueries.LexicalTop(5_000));
-        Assert.Equal(1_000, CosmosQueries.LexicalTop(int.MaxValue));
+        Assert.Equal([("@t0", (object)"项目"), ("@t1", "xgboost"), ("@top", CosmosQueries.MaxLexicalMatches), ("@userId", "u1")], Parameters(query));
+    }
+
+    [Fact]
+    public void Past_the_cap_the_memories_holding_every_term_and_each_terms_count_are_read_apart()
+    {
+        string[] terms = ["priya", "falcon"];
+        var all = CosmosQueries.ArchiveLexicalAllQuery("u1", terms);
+        var count = CosmosQueries.TermCountQuery("u1", "falcon");
+
+        Assert.Equal(
+            "SELECT TOP @top c.id, c.content FROM c WHERE c.userId = @userId AND c.type = 'archive' " +
+            "AND (ARRAY_CONTAINS(c.terms, @t0) AND ARRAY_CONTAINS(c.terms, @t1)) ORDER BY c.createdAt DESC",
+            all.QueryText);
+        Assert.Equal("SELECT VALUE COUNT(1) FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ARRAY_CONTAINS(c.terms, @term)", count.QueryText);
+        Assert.Equal([("@userId", (object)"u1"), ("@term", "falcon")], Parameters(count));
     }
 
     [Fact]
     public void A_long_query_filters_by_its_first_distinct_terms_only()
     {
         var terms = LexicalTerms.ForQuery(string.Join(" ", Enumerable.Range(0, 60).Select(i => $"word{i}x")) + " 客户流失预测模型的特征工程");
-        var query = CosmosQueries.ArchiveLexicalQuery("u1", terms, 5);
+        var query = CosmosQueries.ArchiveLexicalQuery("u1", terms);
 
         Assert.True(terms.Count > CosmosQueries.MaxFilterTerms);
         Assert.Equal(CosmosQueries.MaxFilterTerms, Parameters(query).Count(p => p.Name.StartsWith("@t", StringComparison.Ordinal) && p.Name != "@top"));
@@ -137,7 +159,8 @@ public sealed class CosmosQueriesTests
     /// </summary>
     [Theory]
     [InlineData(nameof(CosmosQueries.ListArchive))]
-    [InlineData(nameof(CosmosQueries.ArchiveLexical))]
+    [InlineData(nameof(CosmosQueries.ArchiveByIds))]
+    [InlineData(nameof(CosmosQueries.ArchiveByIdsWithSimilarity))]
     [InlineData(nameof(CosmosQueries.ArchiveVector))]
     public void Archive_rows_as_projected_read_back_as_the_item(string name)
     {

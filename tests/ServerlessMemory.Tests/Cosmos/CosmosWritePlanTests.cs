@@ -163,12 +163,13 @@ public sealed class CosmosWritePlanTests
         var json = JsonDocument.Parse(CosmosJson.Serialize(ArchiveDocument.From("u1", item))).RootElement;
 
         // No vector (an embedding outage): the flag the vector backfill finds it by.
-        Assert.Equal(["accessCount", "content", "createdAt", "id", "importance", "lastAccessedAt", "memoryType", "metadata", "pendingVector", "terms", "type", "userId"],
+        Assert.Equal(["accessCount", "content", "createdAt", "id", "importance", "lastAccessedAt", "memoryType", "metadata", "pendingVector", "termCount", "terms", "type", "userId"],
             json.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
         Assert.True(json.GetProperty("pendingVector").GetBoolean());
         Assert.Equal("archive:" + item.Id, json.GetProperty("id").GetString());
         Assert.Equal("fact", json.GetProperty("memoryType").GetString());
         Assert.Equal(LexicalTerms.ForIndex(item.Content), json.GetProperty("terms").EnumerateArray().Select(t => t.GetString()!));
+        Assert.Equal(LexicalTerms.Counts(item.Content).Length, json.GetProperty("termCount").GetInt32());
         Assert.Contains("\"当前项目", System.Text.Encoding.UTF8.GetString(CosmosJson.Serialize(ArchiveDocument.From("u1", item))), StringComparison.Ordinal);
     }
 

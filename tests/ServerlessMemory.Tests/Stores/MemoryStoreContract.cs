@@ -129,8 +129,8 @@ public abstract class MemoryStoreContract
         var user = NewUser();
         await Store.CommitAsync(user, new() { ArchiveAdds = [Item("当前项目是客户流失预测"), Item("用户今天喝了一杯咖啡"), Item("works with XGBoost")] });
 
-        var found = (await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("我在做什么项目"), null, 10)).Items;
-        var english = (await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("xgboost"), null, 10)).Items;
+        var found = (await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("我在做什么项目"), null, 10));
+        var english = (await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("xgboost"), null, 10));
 
         Assert.Equal("当前项目是客户流失预测", Assert.Single(found).Item.Content);
         Assert.Equal("works with XGBoost", Assert.Single(english).Item.Content);
@@ -145,7 +145,7 @@ public abstract class MemoryStoreContract
             ArchiveAdds = [Item("north", embedding: [1, 0, 0]), Item("east", embedding: [0, 1, 0]), Item("north-east", embedding: [0.7f, 0.7f, 0])],
         });
 
-        var found = (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 2, 0.1f, 0 }, 2)).Items;
+        var found = (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 2, 0.1f, 0 }, 2));
 
         Assert.Equal(["north", "north-east"], found.Select(c => c.Item.Content));
         Assert.True(found[0].VectorSimilarity > 0.99);
@@ -160,7 +160,7 @@ public abstract class MemoryStoreContract
         await Store.CommitAsync(alice, new() { ArchiveAdds = [secret], Messages = [new("m", "default", "t", "user", "secret project", T0)] });
 
         Assert.Null(await Store.GetArchiveItemAsync(bob, secret.Id));
-        Assert.Empty((await Store.FindArchiveCandidatesAsync(bob, ["secret", "project"], new float[] { 1, 0, 0 }, 10)).Items);
+        Assert.Empty((await Store.FindArchiveCandidatesAsync(bob, ["secret", "project"], new float[] { 1, 0, 0 }, 10)));
         Assert.Empty((await Store.ListArchiveAsync(bob, 10, null)).Items);
         Assert.Empty(await Store.SearchMessagesAsync(bob, ["secret"], 10));
         Assert.Empty((await Store.ListMessagesAsync(bob, null, 10, null)).Items);
@@ -224,12 +224,12 @@ public abstract class MemoryStoreContract
         var user = NewUser();
         var item = Item("likes hiking", embedding: [1, 0, 0]);
         await Store.CommitAsync(user, new() { ArchiveAdds = [item] });
-        Assert.Single((await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0, 0 }, 5)).Items);
+        Assert.Single((await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0, 0 }, 5)));
 
         await Store.CommitAsync(user, new() { ArchiveDeletes = [item.Id] });
 
         Assert.Null(await Store.GetArchiveItemAsync(user, item.Id));
-        Assert.Empty((await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0, 0 }, 5)).Items);
+        Assert.Empty((await Store.FindArchiveCandidatesAsync(user, ["hiking"], new float[] { 1, 0, 0 }, 5)));
     }
 
     [ConditionalFact]
@@ -252,17 +252,18 @@ public abstract class MemoryStoreContract
         var user = NewUser();
         var past = new DateTimeOffset(2001, 1, 1, 0, 0, 0, TimeSpan.Zero);
         var coffee = LexicalTerms.ForQuery("coffee");
-        async Task<(string[] Found, long? Documents, long? Frequency)> SearchAsync()
+        async Task<(string[] Found, long Documents, long Frequency, int[] Lengths)> SearchAsync()
         {
             var found = await Store.FindArchiveCandidatesAsync(user, coffee, null, 10);
-            return ([.. found.Items.Select(c => c.Item.Content).Order(StringComparer.Ordinal)], found.Statistics?.Documents,
-                found.Statistics?.DocumentFrequency.GetValueOrDefault(coffee[0]));
+            var matches = await Store.FindLexicalMatchesAsync(user, coffee);
+            return ([.. found.Select(c => c.Item.Content).Order(StringComparer.Ordinal)], matches.Documents,
+                matches.Terms.SingleOrDefault(t => t.Term == coffee[0])?.DocumentFrequency ?? 0, [.. matches.Lengths.Order()]);
         }
-        static void Counted((string[] Found, long? Documents, long? Frequency) search, string[] found, long documents)
+        static void Counted((string[] Found, long Documents, long Frequency, int[] Lengths) search, string[] found, long documents)
         {
             Assert.Equal(found, search.Found);
-            // A store without statistics leaves them to the ranking; one with them must have them right.
-            if (search.Documents is not null) Assert.Equal((documents, found.Length), (search.Documents.Value, search.Frequency!.Value));
+            Assert.Equal((documents, found.Length), (search.Documents, search.Frequency));
+            Assert.Equal(found.Select(f => LexicalTerms.Counts(f).Length).Order(), search.Lengths);
         }
 
         await Store.CommitAsync(user, new() { ArchiveAdds = [Item("black coffee"), Item("tea", forgetAt: past)] });
@@ -279,6 +280,64 @@ public abstract class MemoryStoreContract
 
         await Store.DeleteUserAsync(user);
         Counted(await SearchAsync(), [], 0);
+    }
+
+    [ConditionalFact]
+    public virtual async Task Lexical_matches_carry_each_terms_count_and_the_memorys_length()
+    {
+        var user = NewUser();
+        await Store.CommitAsync(user, new() { ArchiveAdds = [Item("coffee, coffee and more coffee"), Item("tea at noon"), Item("coffee at noon")] });
+        var terms = LexicalTerms.ForQuery("coffee noon");
+
+        var matches = await Store.FindLexicalMatchesAsync(user, terms);
+
+        Assert.Equal(3, matches.Documents);
+        Assert.True(matches.Complete);
+        Assert.Equal((5 + 3 + 3) / 3.0, matches.AverageLength, 6);
+        var coffee = matches.Terms.Single(t => t.Term == terms[0]);
+        var counts = coffee.Documents.Select((d, j) => (matches.Ids[d], coffee.Frequencies[j])).OrderBy(x => x.Item2).ToList();
+        Assert.Equal([(LexicalTerms.ContentHash("coffee at noon"), 1), (LexicalTerms.ContentHash("coffee, coffee and more coffee"), 3)], counts);
+        Assert.Equal(2, matches.Terms.Single(t => t.Term == terms[1]).DocumentFrequency);
+    }
+
+    [ConditionalFact]
+    public virtual async Task A_short_memory_that_matches_strongly_beats_long_ones_sharing_more_query_words()
+    {
+        // The typical miss: a short user turn pushed out by long turns that share more words
+        // with the question. Counting query words (or summing their weights) without length picks the
+        // long ones; BM25 picks the short one.
+        var user = NewUser();
+        var filler = string.Join(' ', Enumerable.Range(0, 50).Select(i => $"word{i}"));
+        await Store.CommitAsync(user, new()
+        {
+            ArchiveAdds =
+            [
+                Item("Listening to Spotify lately"),
+                .. Enumerable.Range(0, 5).Select(i => Item($"Assistant: {filler} listening lately and recommendations on spotify playlists #{i}")),
+                .. Enumerable.Range(0, 30).Select(i => Item($"unrelated note number {i} about the garden")),
+            ],
+        });
+
+        var best = await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("What have I been listening to on Spotify lately, any playlists?"), null, 1);
+
+        Assert.Equal("Listening to Spotify lately", Assert.Single(best).Item.Content);
+    }
+
+    [ConditionalFact]
+    public virtual async Task An_old_memory_matching_every_query_word_is_found_among_many_newer_partial_matches()
+    {
+        // More than two thousand newer memories hold each query word, none all three: a search that
+        // reads only each word's newest postings never sees the old one.
+        var user = NewUser();
+        await Store.CommitAsync(user, new() { ArchiveAdds = [Item("Priya from Mumbai helps with the Falcon project", created: T0.AddYears(-3))] });
+        string[] pairs = ["Priya from Mumbai", "Mumbai falcon", "Priya falcon"];
+        var newer = Enumerable.Range(0, 3_003).Select(i => Item($"{pairs[i % 3]} note {i}", created: T0.AddMinutes(i))).ToList();
+        for (var start = 0; start < newer.Count; start += 1_000)
+            await Store.CommitAsync(user, new() { ArchiveAdds = newer.Skip(start).Take(1_000).ToList() });
+
+        var best = await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("Priya Mumbai Falcon"), null, 5);
+
+        Assert.Equal("Priya from Mumbai helps with the Falcon project", best.OrderByDescending(c => c.LexicalScore).First().Item.Content);
     }
 
     [ConditionalFact]
@@ -319,7 +378,7 @@ public abstract class MemoryStoreContract
         Assert.Equal(0, again.Forgotten);
         Assert.Equal(["kept a"], (await Store.ListArchiveAsync(a, 10, null)).Items.Select(i => i.Content));
         Assert.Equal(["identity b"], (await Store.ListArchiveAsync(b, 10, null)).Items.Select(i => i.Content));
-        Assert.Empty((await Store.FindArchiveCandidatesAsync(a, ["due"], null, 10)).Items);
+        Assert.Empty((await Store.FindArchiveCandidatesAsync(a, ["due"], null, 10)));
     }
 
     [ConditionalFact]
@@ -351,9 +410,9 @@ public abstract class MemoryStoreContract
         Assert.Empty(fresh.SkippedArchiveIds);
         var read = (await Store.GetArchiveItemAsync(user, stale.Id))!;
         Assert.Equal(renewed with { Embedding = null }, read with { Metadata = renewed.Metadata });
-        Assert.Equal(["Had a coffee"], (await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("coffee"), null, 5)).Items.Select(c => c.Item.Content));
-        Assert.Equal("Had a coffee", (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 0, 1, 0 }, 1)).Items.Single().Item.Content);
-        Assert.True((await Store.FindArchiveCandidatesAsync(user, [], new float[] { 0, 1, 0 }, 1)).Items.Single().VectorSimilarity > 0.99);
+        Assert.Equal(["Had a coffee"], (await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("coffee"), null, 5)).Select(c => c.Item.Content));
+        Assert.Equal("Had a coffee", (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 0, 1, 0 }, 1)).Single().Item.Content);
+        Assert.True((await Store.FindArchiveCandidatesAsync(user, [], new float[] { 0, 1, 0 }, 1)).Single().VectorSimilarity > 0.99);
         Assert.NotNull(await Store.GetArchiveItemAsync(user, LexicalTerms.ContentHash("never stored")));
     }
 
@@ -371,7 +430,7 @@ public abstract class MemoryStoreContract
         var read = (await Store.GetArchiveItemAsync(user, old.Id))!;
         Assert.Equal(("lives in Beijing", T0.AddDays(1), current.Id), (read.Content, read.SupersededAt, read.SupersededBy));
         Assert.Null((await Store.GetArchiveItemAsync(user, current.Id))!.SupersededAt);
-        Assert.Equal(T0.AddDays(1), Assert.Single((await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("beijing"), null, 5)).Items).Item.SupersededAt);
+        Assert.Equal(T0.AddDays(1), Assert.Single((await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("beijing"), null, 5))).Item.SupersededAt);
         Assert.Equal(current.Id, (await Store.ListArchiveAsync(user, 10, null)).Items.Single(i => i.Id == old.Id).SupersededBy);
     }
 
@@ -382,13 +441,13 @@ public abstract class MemoryStoreContract
         var outage = Item("stored during an embedding outage");
         await Store.CommitAsync(user, new() { ArchiveAdds = [outage, Item("east", embedding: [0, 1, 0])] });
         // A vector search first: the store's vector index (SQLite's in-memory cache) is built without the item.
-        Assert.DoesNotContain(outage.Id, (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 1, 0, 0 }, 5)).Items.Select(c => c.Item.Id));
+        Assert.DoesNotContain(outage.Id, (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 1, 0, 0 }, 5)).Select(c => c.Item.Id));
 
         var pending = Assert.Single(await Store.FindArchiveItemsWithoutVectorAsync(user, T0, 10));
         var written = await Store.SetArchiveVectorAsync(pending, new float[] { 1, 0, 0 }, T0);
 
         Assert.Equal((user, outage.Id, outage.Content, true), (pending.UserId, pending.Id, pending.Content, written));
-        var nearest = (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 1, 0.1f, 0 }, 1)).Items.Single();
+        var nearest = (await Store.FindArchiveCandidatesAsync(user, [], new float[] { 1, 0.1f, 0 }, 1)).Single();
         Assert.Equal(outage.Id, nearest.Item.Id);
         Assert.True(nearest.VectorSimilarity > 0.99);
         Assert.Empty(await Store.FindArchiveItemsWithoutVectorAsync(user, T0, 10));

@@ -34,7 +34,7 @@ public sealed class SqliteVectorIndexTests : IDisposable
 
             foreach (var item in added)
             {
-                var found = (await store.FindArchiveCandidatesAsync(user, [], item.Embedding, 1)).Items;
+                var found = (await store.FindArchiveCandidatesAsync(user, [], item.Embedding, 1));
                 Assert.Equal(item.Id, Assert.Single(found).Item.Id);
             }
         }
@@ -57,7 +57,7 @@ public sealed class SqliteVectorIndexTests : IDisposable
 
             foreach (var item in deleted)
             {
-                var found = (await store.FindArchiveCandidatesAsync(user, [], item.Embedding, 1)).Items;
+                var found = (await store.FindArchiveCandidatesAsync(user, [], item.Embedding, 1));
                 Assert.NotEqual(item.Id, Assert.Single(found).Item.Id);
             }
         }
@@ -81,7 +81,7 @@ public sealed class SqliteVectorIndexTests : IDisposable
 
             foreach (var item in swept)
             {
-                var found = (await store.FindArchiveCandidatesAsync(user, [], item.Embedding, 1)).Items;
+                var found = (await store.FindArchiveCandidatesAsync(user, [], item.Embedding, 1));
                 Assert.NotEqual(item.Id, Assert.Single(found).Item.Id);
             }
         }
@@ -101,7 +101,7 @@ public sealed class SqliteVectorIndexTests : IDisposable
             foreach (var user in users)
             {
                 var probe = seeded[user][random.Next(Stored)];
-                var found = (await store.FindArchiveCandidatesAsync(user, [], probe.Embedding, 1)).Items;
+                var found = (await store.FindArchiveCandidatesAsync(user, [], probe.Embedding, 1));
                 Assert.Equal(probe.Id, Assert.Single(found).Item.Id);
                 Assert.InRange(store.VectorCacheUsage.Bytes, 1, 3 * 1024 * 1024);
             }

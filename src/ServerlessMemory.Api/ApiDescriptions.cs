@@ -67,6 +67,8 @@ public static class ApiDescriptions
         ["ListTools"] = new("The memory tools, as OpenAI function definitions", null, 200, typeof(ToolListAnswer), []),
         ["InvokeTool"] = new("Run a memory tool with its arguments object", typeof(JsonObject), 200, typeof(ToolResultAnswer), [400, 404, 413]),
         ["RunDecaySweep"] = new("Run the decay sweep now (admin key)", null, 200, typeof(SweepAnswer), []),
+        ["ListUsers"] = new("Users whose id starts with prefix, in id order, paged (admin key)", null, 200, typeof(PageDto<UserSummaryDto>), [400],
+            [new("prefix", "string", "Ids starting with this (default: every user)."), .. Paging]),
         ["Mcp"] = new("MCP server (Streamable HTTP, JSON-RPC 2.0, stateless) with the user's memory tools", typeof(JsonObject), 200, null, [400, 406],
             Produces: "text/event-stream"),
         ["OpenApi"] = new("This document", null, 200, typeof(JsonObject), []),

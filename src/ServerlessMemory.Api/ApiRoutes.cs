@@ -32,6 +32,7 @@ public static class ApiRoutes
         new("ListTools", "GET", "tools", AccessLevel.Function),
         new("InvokeTool", "POST", "users/{userId}/tools/{name}", AccessLevel.Function),
         new("RunDecaySweep", "POST", "admin/decay", AccessLevel.Admin),
+        new("ListUsers", "GET", "admin/users", AccessLevel.Admin),
         new("Mcp", "POST", "users/{userId}/mcp", AccessLevel.Function),
         new("OpenApi", "GET", "openapi.json", AccessLevel.Anonymous),
         new("Inspector", "GET", "inspector/{*path}", AccessLevel.Anonymous),

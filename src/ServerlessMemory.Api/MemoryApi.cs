@@ -37,6 +37,12 @@ public sealed record MessagePageDto(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ContinuationToken,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Summary);
 
+/// <summary>A user of the admin listing: the id, and what the store can say cheaply (absent: not said).</summary>
+public sealed record UserSummaryDto(
+    string UserId,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? ArchiveItems,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? LastActivity);
+
 public sealed record CoreMemoryDto(IReadOnlyList<MemoryBlock> Blocks, [property: JsonPropertyName("etag")] string? ETag);
 
 /// <summary>
@@ -203,6 +209,17 @@ public static partial class MemoryApi
             var arguments = await RequestBody.ReadObjectAsync(request, engine.Limits.RequestBodyBytes, cancellationToken);
             var result = await MemoryTools.InvokeAndCommitAsync(engine, userId, name, arguments, cancellationToken);
             return TypedResults.Ok(new JsonObject { ["result"] = result });
+        });
+
+    public static Task<IResult> ListUsers(HttpRequest request, CancellationToken cancellationToken) =>
+        Run(request, null, async (services, engine) =>
+        {
+            var prefix = request.Query["prefix"].ToString();
+            if (prefix.Length > 0 && !UserIdPattern().IsMatch(prefix))
+                throw new MemoryValidationException("prefix", "A prefix is up to 128 characters of A-Z a-z 0-9 - _ . @ :");
+            var limit = QueryInt(request, "limit", 1, engine.Limits.MaxPageSize) ?? 20;
+            var page = await engine.Store.ListUsersAsync(prefix, limit, Token(request), cancellationToken);
+            return TypedResults.Ok(new PageDto<UserSummaryDto>([.. page.Items.Select(u => new UserSummaryDto(u.UserId, u.ArchiveItems, u.LastActivity))], page.ContinuationToken));
         });
 
     public static Task<IResult> RunDecaySweep(HttpRequest request, CancellationToken cancellationToken) =>

@@ -155,6 +155,7 @@ public static class ServerlessMemoryExtensions
         ["ListTools"] = MemoryApi.ListTools,
         ["InvokeTool"] = MemoryApi.InvokeTool,
         ["RunDecaySweep"] = MemoryApi.RunDecaySweep,
+        ["ListUsers"] = MemoryApi.ListUsers,
         ["Mcp"] = MemoryApi.Mcp,
         ["OpenApi"] = MemoryApi.OpenApi,
         ["Inspector"] = MemoryApi.Inspector,

@@ -52,6 +52,9 @@ public abstract class DelegatingMemoryStore : IMemoryStore
     public virtual Task<SessionState?> GetSessionAsync(string userId, string sessionId, CancellationToken cancellationToken = default) =>
         InnerStore.GetSessionAsync(userId, sessionId, cancellationToken);
 
+    public virtual Task<Page<UserSummary>> ListUsersAsync(string prefix, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
+        InnerStore.ListUsersAsync(prefix, limit, continuationToken, cancellationToken);
+
     public virtual Task DeleteUserAsync(string userId, CancellationToken cancellationToken = default) =>
         InnerStore.DeleteUserAsync(userId, cancellationToken);
 

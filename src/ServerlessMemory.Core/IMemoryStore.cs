@@ -64,6 +64,14 @@ public interface IMemoryStore
 
     Task<SessionState?> GetSessionAsync(string userId, string sessionId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Users the store holds anything of (core, archive, messages or a session), in ordinal order of
+    /// id: those whose id starts with <paramref name="prefix"/> (empty: every user), after the last of
+    /// the page <paramref name="continuationToken"/> came from. Across users, for operators (the admin
+    /// route); a store fills <see cref="UserSummary"/>'s optional parts only where they are cheap.
+    /// </summary>
+    Task<Page<UserSummary>> ListUsersAsync(string prefix, int limit, string? continuationToken, CancellationToken cancellationToken = default);
+
     /// <summary>Removes every document of the user.</summary>
     Task DeleteUserAsync(string userId, CancellationToken cancellationToken = default);
 

@@ -41,6 +41,34 @@ public sealed record SessionState(string SessionId, string Summary, DateTimeOffs
 
 public sealed record Page<T>(IReadOnlyList<T> Items, string? ContinuationToken);
 
+/// <summary>
+/// A user as the admin listing shows them: the id, and where the store can say it cheaply, how many
+/// archive memories they hold and when their newest memory or message was written (null: not said).
+/// </summary>
+public sealed record UserSummary(string UserId, int? ArchiveItems = null, DateTimeOffset? LastActivity = null);
+
+/// <summary>The user listing's continuation token, the same for every store: the last id of the page, encoded.</summary>
+public static class UserListing
+{
+    public static string Token(string lastUserId) =>
+        Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(lastUserId)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// <summary>The id a page starts after; "" (before every id) without a token.</summary>
+    public static string After(string? token)
+    {
+        if (token is null) return "";
+        try
+        {
+            var base64 = token.Replace('-', '+').Replace('_', '/');
+            return System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(base64.PadRight(base64.Length + (4 - base64.Length % 4) % 4, '=')));
+        }
+        catch (FormatException)
+        {
+            throw new MemoryValidationException("continuationToken", "The continuation token is not one this API gave out.");
+        }
+    }
+}
+
 public sealed record SweepResult(int Scanned, int Forgotten, int Users, long DurationMs);
 
 /// <summary>

@@ -369,6 +369,44 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
     /// passed over. Stops when nothing is left or the budget is spent; what it deleted stays deleted,
     /// and the next run picks up the rest.
     /// </summary>
+    /// <summary>
+    /// One <see cref="CosmosQueries.NextUser"/> step per user listed, plus one to learn whether there
+    /// are more: an index skip-scan, so a page of 20 costs 21 small queries however many documents
+    /// those users hold (docs/cosmos.md). Only the ids: counts would read each user's partition.
+    /// </summary>
+    public async Task<Page<UserSummary>> ListUsersAsync(string prefix, int limit, string? continuationToken, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var meter = RequestMeter.Start();
+        var after = UserListing.After(continuationToken);
+        var container = await ContainerAsync(cancellationToken);
+        var users = new List<UserSummary>();
+        var more = false;
+        while (true)
+        {
+            string? next = null;
+            using (var iterator = container.GetItemQueryIterator<string>(CosmosQueries.NextUserQuery(prefix, after), requestOptions: QueryOptions(null, 1)))
+            {
+                while (next is null && iterator.HasMoreResults)
+                {
+                    var page = await iterator.ReadNextAsync(cancellationToken);
+                    meter.Add(page.RequestCharge);
+                    next = page.FirstOrDefault();
+                }
+            }
+            if (next is null) break;
+            if (users.Count == limit)
+            {
+                more = true;
+                break;
+            }
+            users.Add(new(next));
+            after = next;
+        }
+        LogUsersListed(users.Count, meter.Charge, meter.Requests, meter.ElapsedMs);
+        return new(users, more ? UserListing.Token(users[^1].UserId) : null);
+    }
+
     public async Task<SweepResult> SweepAsync(DateTimeOffset now, TimeSpan budget, CancellationToken cancellationToken = default)
     {
         var meter = RequestMeter.Start();
@@ -572,6 +610,10 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
 
     private void LogCommit(string userId, int writes, int batches, RequestMeter meter) =>
         LogCommitCharge(userId, writes, batches, meter.Charge, meter.Requests, meter.ElapsedMs);
+
+    [LoggerMessage(EventId = 5120, Level = LogLevel.Debug,
+        Message = "Cosmos user listing: {Users} users, {RequestCharge} RU in {Requests} requests, {ElapsedMs} ms")]
+    private partial void LogUsersListed(int users, double requestCharge, int requests, long elapsedMs);
 
     [LoggerMessage(EventId = 5101, Level = LogLevel.Debug,
         Message = "Cosmos {Operation} for {UserId}: {RequestCharge} RU in {Requests} requests, {ElapsedMs} ms")]

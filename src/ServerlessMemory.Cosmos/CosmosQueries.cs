@@ -101,6 +101,16 @@ internal static class CosmosQueries
     public const string SearchMessages =
         $"SELECT TOP @top {MessageFields} FROM c WHERE c.userId = @userId AND c.type = 'message' AND ({{0}}) ORDER BY c.createdAt DESC";
 
+    /// <summary>
+    /// The user listing's step, across partitions: the first user id after <c>@after</c> with the prefix.
+    /// <c>TOP 1 ... ORDER BY c.userId</c> is answered from the range index on <c>/userId</c>: each physical
+    /// partition seeks to <c>@after</c> and returns one document, so a step costs about the same
+    /// whether the next user holds one document or a million (where <c>DISTINCT</c> or <c>GROUP BY</c>
+    /// over <c>c.userId</c> would read every document of every user it passes). The store runs one step per user listed.
+    /// </summary>
+    public const string NextUser =
+        "SELECT TOP 1 VALUE c.userId FROM c WHERE c.userId > @after AND STARTSWITH(c.userId, @prefix) ORDER BY c.userId";
+
     /// <summary>Every document id of one user, for erasing the partition.</summary>
     public const string UserDocumentIds = "SELECT VALUE c.id FROM c WHERE c.userId = @userId";
 
@@ -171,6 +181,9 @@ internal static class CosmosQueries
 
     public static QueryDefinition UserDocumentIdsQuery(string userId) =>
         new QueryDefinition(UserDocumentIds).WithParameter("@userId", userId);
+
+    public static QueryDefinition NextUserQuery(string prefix, string after) =>
+        new QueryDefinition(NextUser).WithParameter("@after", after).WithParameter("@prefix", prefix);
 
     public static QueryDefinition DueArchiveItemsQuery(DateTimeOffset now) =>
         new QueryDefinition(DueArchiveItems).WithParameter("@now", CosmosTime.Format(now));

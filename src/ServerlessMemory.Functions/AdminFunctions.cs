@@ -12,4 +12,10 @@ public sealed class AdminFunctions
         [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "admin/decay")] HttpRequest request,
         CancellationToken cancellationToken) =>
         MemoryApi.RunDecaySweep(request, cancellationToken);
+
+    [Function("ListUsers")]
+    public Task<IResult> ListUsers(
+        [HttpTrigger(AuthorizationLevel.Admin, "get", Route = "admin/users")] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        MemoryApi.ListUsers(request, cancellationToken);
 }

@@ -108,6 +108,46 @@ public sealed partial class SqliteMemoryStore
         return [.. rows.OrderByDescending(r => r.Seq).Select(r => r.Message)];
     }
 
+    /// <summary>
+    /// Ids from the four tables' user indexes merged in order (each read from where the page starts,
+    /// stopping at the page's end), then per user its archive count and newest times, each an index lookup.
+    /// </summary>
+    public async Task<Page<UserSummary>> ListUsersAsync(string prefix, int limit, string? continuationToken, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var after = UserListing.After(continuationToken);
+        // Ids are ASCII (the API checks them), so every id with the prefix sorts below prefix + U+007F.
+        var range = "user_id > $after AND user_id >= $prefix AND user_id < $upper";
+        await using var connection = Open();
+        var ids = new List<string>();
+        await using (var command = Command(connection, $"""
+            SELECT user_id FROM core WHERE {range}
+            UNION SELECT user_id FROM archive WHERE {range}
+            UNION SELECT user_id FROM message WHERE {range}
+            UNION SELECT user_id FROM session WHERE {range}
+            ORDER BY user_id LIMIT $limit
+            """, ("$after", after), ("$prefix", prefix), ("$upper", prefix + "\u007f"), ("$limit", limit + 1)))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            while (await reader.ReadAsync(cancellationToken)) ids.Add(reader.GetString(0));
+
+        var users = new List<UserSummary>();
+        foreach (var id in ids.Take(limit))
+        {
+            await using var command = Command(connection, """
+                SELECT (SELECT count(*) FROM archive WHERE user_id = $u),
+                       (SELECT max(created_at) FROM archive WHERE user_id = $u),
+                       (SELECT created_at FROM message WHERE user_id = $u ORDER BY seq DESC LIMIT 1)
+                """, ("$u", id));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            long? newest = null;
+            foreach (var column in new[] { 1, 2 })
+                if (!reader.IsDBNull(column)) newest = Math.Max(newest ?? long.MinValue, reader.GetInt64(column));
+            users.Add(new(id, reader.GetInt32(0), newest is { } ms ? FromMs(ms) : null));
+        }
+        return new(users, ids.Count > limit ? UserListing.Token(users[^1].UserId) : null);
+    }
+
     public async Task<SessionState?> GetSessionAsync(string userId, string sessionId, CancellationToken cancellationToken = default)
     {
         await using var connection = Open();

@@ -61,7 +61,12 @@ public sealed class InspectorKeyTests(ChromiumFixture chromium, KeyedInspectorSe
             await OpenUser(s.Page, user);
             await Expect(s.Page.Locator("#archive").GetByText("用户名叫小明", new() { Exact = true })).ToBeVisibleAsync();
 
-            // The user key may not run the sweep: the page says so, and the API refused it.
+            // The user key never lists users, nor runs the sweep: the page says so, and the API refused both.
+            await s.Page.GetByLabel("Find users whose id starts with").FillAsync("insp-");
+            await s.Page.GetByRole(AriaRole.Button, new() { Name = "List users" }).ClickAsync();
+            await Expect(s.Page.Locator("#error")).ToHaveTextAsync("This needs the admin key: sign out and sign in with it.");
+            await Expect(s.Page.Locator("#user-list li")).ToHaveCountAsync(0);
+
             await s.Page.GetByRole(AriaRole.Button, new() { Name = "Run the sweep now" }).ClickAsync();
             await Expect(s.Page.Locator("#error")).ToHaveTextAsync("This needs the admin key: sign out and sign in with it.");
             await Expect(s.Page.Locator("#app")).ToBeVisibleAsync();
@@ -77,6 +82,13 @@ public sealed class InspectorKeyTests(ChromiumFixture chromium, KeyedInspectorSe
             await s.Page.GetByLabel("Key").FillAsync(AdminKey);
             await s.Page.GetByLabel("Key").PressAsync("Enter");
             await Expect(s.Page.Locator("#app")).ToBeVisibleAsync();
+            await s.Page.GetByLabel("Find users whose id starts with").FillAsync(user[..8]);
+            await s.Page.GetByRole(AriaRole.Button, new() { Name = "List users" }).ClickAsync();
+            var listed = s.Page.Locator("#user-list li").Filter(new() { HasText = user });
+            await Expect(listed).ToContainTextAsync("2 memories");
+            await listed.GetByRole(AriaRole.Button, new() { Name = user }).ClickAsync();
+            await Expect(s.Page.Locator("#status")).ToHaveTextAsync($"Opened {user}.");
+
             // The memory is due in three days' time: the sweep forgets it when the clock says so.
             await Backdate(user, due);
             await s.Page.GetByRole(AriaRole.Button, new() { Name = "Run the sweep now" }).ClickAsync();
@@ -87,6 +99,7 @@ public sealed class InspectorKeyTests(ChromiumFixture chromium, KeyedInspectorSe
             {
                 Assert.DoesNotContain(s.Requests, r => r.Url.Contains(UserKey, StringComparison.Ordinal) || r.Url.Contains(AdminKey, StringComparison.Ordinal) || r.Url.Contains("code=", StringComparison.Ordinal));
                 Assert.Contains(s.Requests, r => r.Url.Contains("/api/admin/decay", StringComparison.Ordinal) && r.Key == AdminKey);
+                Assert.Contains(s.Requests, r => r.Url.Contains("/api/admin/users", StringComparison.Ordinal) && r.Key == UserKey);
                 Assert.All(s.Requests.Where(r => r.Url.Contains("/api/inspector/", StringComparison.Ordinal)), r => Assert.Null(r.Key));
             }
             s.AssertNothingRanOrFailed();
@@ -118,6 +131,17 @@ public sealed class InspectorFunctionsTests(ChromiumFixture chromium, KeyedFunct
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
         InspectorPageTests.AssertStrictHeaders(response);
         Assert.Equal("text/javascript", (await app.Client().GetAsync("/api/inspector/app.js")).Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task The_functions_app_lists_users_to_the_master_key_only()
+    {
+        var user = NewUser();
+        await Add(app.Client("function-key"), user, "用户名叫小明", "identity", 1.0);
+
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await app.Client("function-key").GetAsync($"/api/admin/users?prefix={user}")).StatusCode);
+        var listed = await Ok(await app.Client("master-key").GetAsync($"/api/admin/users?prefix={user}"));
+        Assert.Equal([user], listed["items"]!.AsArray().Select(u => (string)u!["userId"]!));
     }
 
     [BrowserFact]

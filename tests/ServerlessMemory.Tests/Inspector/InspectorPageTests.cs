@@ -137,3 +137,29 @@ public sealed class InspectorApiTests(InspectorService service) : IClassFixture<
         Assert.Null(other["summary"]);
     }
 }
+
+/// <summary><c>GET /api/admin/users</c>: the admin key only; a user key never lists users.</summary>
+public sealed class AdminUsersApiTests(KeyedService keyed) : IClassFixture<KeyedService>
+{
+    [Fact]
+    public async Task Only_the_admin_key_lists_users_by_prefix_page_by_page()
+    {
+        var prefix = "au-" + Guid.NewGuid().ToString("N")[..8] + "-";
+        var user = keyed.Service.Client("user-key");
+        foreach (var id in new[] { "b", "a", "c" })
+            await HttpAssert.Ok(await user.PostAsync($"/api/users/{prefix}{id}/memory/archive", HttpAssert.Json("""{"content":"用户名叫小明","type":"identity"}""")), 201);
+
+        await HttpAssert.Problem(await user.GetAsync($"/api/admin/users?prefix={prefix}"), 401);
+        await HttpAssert.Problem(await keyed.Service.Client().GetAsync($"/api/admin/users?prefix={prefix}"), 401);
+        var admin = keyed.Service.Client("admin-key");
+        var first = await HttpAssert.Ok(await admin.GetAsync($"/api/admin/users?prefix={prefix}&limit=2"));
+        var second = await HttpAssert.Ok(await admin.GetAsync($"/api/admin/users?prefix={prefix}&limit=2&continuationToken={Uri.EscapeDataString((string)first["continuationToken"]!)}"));
+
+        Assert.Equal([prefix + "a", prefix + "b"], first["items"]!.AsArray().Select(u => (string)u!["userId"]!));
+        Assert.Equal(1, (int)first["items"]![0]!["archiveItems"]!);
+        Assert.Equal([prefix + "c"], second["items"]!.AsArray().Select(u => (string)u!["userId"]!));
+        Assert.Null(second["continuationToken"]);
+        await HttpAssert.Problem(await admin.GetAsync("/api/admin/users?prefix=a%20b"), 400);
+        await HttpAssert.Problem(await admin.GetAsync("/api/admin/users?limit=0"), 400);
+    }
+}

@@ -341,6 +341,35 @@ public abstract class MemoryStoreContract
     }
 
     [ConditionalFact]
+    public virtual async Task Users_are_listed_by_prefix_in_id_order_page_by_page_whatever_they_hold()
+    {
+        var prefix = "lu-" + Guid.NewGuid().ToString("N")[..8] + "-";
+        var now = T0.AddDays(1);
+        await Store.CommitAsync(prefix + "c", new() { Core = Core("only core", null) });
+        await Store.CommitAsync(prefix + "a", new() { ArchiveAdds = [Item("an archive memory", created: now), Item("another one", created: now.AddMinutes(1))] });
+        await Store.CommitAsync(prefix + "b", new() { Messages = [new("m1", "default", "t1", "user", "only a message", now.AddMinutes(2))] });
+        await Store.CommitAsync(prefix + "d", new() { Session = new("s", "only a session", null, null) });
+        await Store.CommitAsync(prefix[..^1] + "x", new() { Core = Core("another prefix", null) });
+
+        var first = await Store.ListUsersAsync(prefix, 3, null);
+        var second = await Store.ListUsersAsync(prefix, 3, first.ContinuationToken);
+
+        Assert.Equal([prefix + "a", prefix + "b", prefix + "c"], first.Items.Select(u => u.UserId));
+        Assert.NotNull(first.ContinuationToken);
+        Assert.Equal([prefix + "d"], second.Items.Select(u => u.UserId));
+        Assert.Null(second.ContinuationToken);
+        // What a store says beyond the id, it says right.
+        var a = first.Items[0];
+        if (a.ArchiveItems is { } count) Assert.Equal(2, count);
+        if (a.LastActivity is { } last) Assert.Equal(now.AddMinutes(1), last);
+        if (first.Items[1].LastActivity is { } messaged) Assert.Equal(now.AddMinutes(2), messaged);
+
+        await Store.DeleteUserAsync(prefix + "b");
+        Assert.Equal([prefix + "a", prefix + "c", prefix + "d"], (await Store.ListUsersAsync(prefix, 10, null)).Items.Select(u => u.UserId));
+        Assert.Empty((await Store.ListUsersAsync(prefix + "zz", 10, null)).Items);
+    }
+
+    [ConditionalFact]
     public virtual async Task Deleting_a_user_removes_every_document()
     {
         var (user, other) = (NewUser(), NewUser());

@@ -33,55 +33,19 @@ public sealed record SweepAnswer(int Scanned, int Forgotten, int Users, long Dur
 public sealed record ApiQueryParameter(string Name, string Type, string Description);
 
 /// <summary>
-/// What each route takes and answers, as OpenAPI metadata on its endpoint. A route of
-/// <see cref="ApiRoutes.All"/> without an entry here fails <c>OpenApiDocumentTests</c>.
+/// What a route takes and answers, for the OpenAPI document: its summary, request record, success
+/// status and response record, the problem statuses it may answer (401, 403 and 500 are added from
+/// its access level and template), its query parameters, and its media type when not JSON.
 /// </summary>
+public sealed record ApiDescription(string Summary, Type? Request, int Status, Type? Response, int[] Problems, ApiQueryParameter[]? Query = null, string? Produces = null);
+
+/// <summary>Writes a route's <see cref="ApiDescription"/> onto its endpoint as OpenAPI metadata.</summary>
 public static class ApiDescriptions
 {
-    private sealed record Description(string Summary, Type? Request, int Status, Type? Response, int[] Problems, ApiQueryParameter[]? Query = null, string? Produces = null);
-
-    private static readonly ApiQueryParameter[] Paging =
-    [
-        new("limit", "integer", "Page size."),
-        new("continuationToken", "string", "From the previous page."),
-    ];
-
-    private static readonly Dictionary<string, Description> Routes = new()
-    {
-        ["Health"] = new("Status, store, model and the decay model's settings", null, 200, typeof(HealthAnswer), []),
-        ["Chat"] = new("A chat turn; with Accept: text/event-stream, Server-Sent Events delta, tool, done or error", typeof(ChatRequest), 200, typeof(ChatAnswerDto), [400, 413, 503]),
-        ["Context"] = new("Memory for your own agent's prompt", typeof(ContextRequest), 200, typeof(ContextAnswer), [400, 413]),
-        ["Turns"] = new("Remember your own agent's turn: stored, then extracted", typeof(TurnsRequest), 200, typeof(TurnsAnswer), [400, 413, 503]),
-        ["GetCoreMemory"] = new("The core memory blocks and their ETag", null, 200, typeof(CoreMemoryDto), [400]),
-        ["PutCoreBlock"] = new("Write a block (If-Match optional)", typeof(PutBlockRequest), 200, typeof(MemoryBlock), [400, 412, 413]),
-        ["DeleteCoreBlock"] = new("Remove a block", null, 204, null, [400, 412]),
-        ["AddArchiveItem"] = new("Add an archive memory (200 with the stored one when it is already there)", typeof(AddArchiveRequest), 201, typeof(ArchiveItemDto), [400, 413]),
-        ["SearchArchive"] = new("Ranked search with query (each result counts as a recall), else newest first", null, 200, typeof(PageDto<ArchiveItemDto>), [400],
-            [new("query", "string", "What to look for."), new("top", "integer", "Results of a search (default 5)."),
-             new("history", "boolean", "With query: also superseded memories."), .. Paging]),
-        ["GetArchiveItem"] = new("One archive memory", null, 200, typeof(ArchiveItemDto), [400, 404]),
-        ["DeleteArchiveItem"] = new("Forget one archive memory", null, 204, null, [400, 404]),
-        ["ListMessages"] = new("The conversation, newest first (with sessionId, the first page also has the session's summary)", null, 200, typeof(MessagePageDto), [400],
-            [new("sessionId", "string", "One session only."), .. Paging]),
-        ["DeleteUser"] = new("Erase everything of the user", null, 204, null, [400]),
-        ["ListTools"] = new("The memory tools, as OpenAI function definitions", null, 200, typeof(ToolListAnswer), []),
-        ["InvokeTool"] = new("Run a memory tool with its arguments object", typeof(JsonObject), 200, typeof(ToolResultAnswer), [400, 404, 413]),
-        ["RunDecaySweep"] = new("Run the decay sweep now (admin key)", null, 200, typeof(SweepAnswer), []),
-        ["ListUsers"] = new("Users whose id starts with prefix, in id order, paged (admin key)", null, 200, typeof(PageDto<UserSummaryDto>), [400],
-            [new("prefix", "string", "Ids starting with this (default: every user)."), .. Paging]),
-        ["Mcp"] = new("MCP server (Streamable HTTP, JSON-RPC 2.0, stateless) with the user's memory tools", typeof(JsonObject), 200, null, [400, 406],
-            Produces: "text/event-stream"),
-        ["OpenApi"] = new("This document", null, 200, typeof(JsonObject), []),
-        ["Inspector"] = new("The memory inspector: its page (inspector/), scripts and styles, no data and no key", null, 200, typeof(string), [404],
-            Produces: "text/html"),
-    };
-
-    public static bool Has(string routeName) => Routes.ContainsKey(routeName);
-
     /// <summary>Adds the route's summary, request, responses and query parameters to its endpoint.</summary>
     public static void Describe(ApiRoute route, IEndpointConventionBuilder endpoint)
     {
-        if (!Routes.TryGetValue(route.Name, out var d)) return;
+        var d = route.Description;
         endpoint.WithSummary(d.Summary);
         if (d.Request is not null) endpoint.WithMetadata(new AcceptsMetadata(["application/json"], d.Request));
         endpoint.WithMetadata(new ProducesResponseTypeMetadata(d.Status, d.Response ?? typeof(void),

@@ -17,15 +17,8 @@ public static partial class MemoryApi
             CheckSession(sessionId);
             var tokens = body.Int("tokens", 1, 1_000_000);
             var context = await services.GetRequiredService<ChatAgent>().GetContextAsync(userId, sessionId, message, tokens, cancellationToken);
-            return TypedResults.Ok(new
-            {
-                sessionId = context.SessionId,
-                blocks = context.Core.Blocks,
-                recalled = context.Recalled.Select(r => ArchiveItemDto.From(r.Item, r.Score)),
-                summary = context.Summary,
-                text = context.Text,
-                tokens = context.Tokens,
-            });
+            return TypedResults.Ok(new ContextAnswer(context.SessionId, context.Core.Blocks,
+                [.. context.Recalled.Select(r => ArchiveItemDto.From(r.Item, r.Score))], context.Summary, context.Text, context.Tokens));
         });
 
     public static Task<IResult> Turns(HttpRequest request, string userId, CancellationToken cancellationToken) =>

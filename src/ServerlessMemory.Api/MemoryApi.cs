@@ -226,7 +226,7 @@ public static partial class MemoryApi
         Run(request, null, async (services, engine) =>
         {
             var result = await engine.SweepAsync(cancellationToken);
-            return TypedResults.Ok(new { scanned = result.Scanned, forgotten = result.Forgotten, users = result.Users, durationMs = result.DurationMs });
+            return TypedResults.Ok(new SweepAnswer(result.Scanned, result.Forgotten, result.Users, result.DurationMs));
         });
 
     /// <summary>Runs a handler after the checks every route makes; what it throws becomes problem+json by the one table, <see cref="Problems"/>.</summary>

@@ -119,7 +119,7 @@ public static class ServerlessMemoryExtensions
         foreach (var route in ApiRoutes.All)
         {
             // MCP too: one handler for both hosts, so its body passes the same limit and encoding gate as every route's.
-            var endpoint = api.MapMethods(route.Template, [route.Method], Handlers[route.Name]);
+            var endpoint = api.MapMethods(route.Template, [route.Method], route.Handler);
             ApiDescriptions.Describe(route, endpoint);
             // JSON-RPC over SSE is more than endpoint metadata says: MemoryOpenApi writes its operation itself.
             if (route.Name == McpMemoryServer.RouteName) endpoint.ExcludeFromDescription();
@@ -136,33 +136,8 @@ public static class ServerlessMemoryExtensions
         }
         return endpoints;
     }
-
-    private static readonly Dictionary<string, Delegate> Handlers = new()
-    {
-        ["Health"] = MemoryApi.Health,
-        ["Chat"] = MemoryApi.Chat,
-        ["Context"] = MemoryApi.Context,
-        ["Turns"] = MemoryApi.Turns,
-        ["GetCoreMemory"] = MemoryApi.GetCoreMemory,
-        ["PutCoreBlock"] = MemoryApi.PutCoreBlock,
-        ["DeleteCoreBlock"] = MemoryApi.DeleteCoreBlock,
-        ["AddArchiveItem"] = MemoryApi.AddArchiveItem,
-        ["SearchArchive"] = MemoryApi.SearchArchive,
-        ["GetArchiveItem"] = MemoryApi.GetArchiveItem,
-        ["DeleteArchiveItem"] = MemoryApi.DeleteArchiveItem,
-        ["ListMessages"] = MemoryApi.ListMessages,
-        ["DeleteUser"] = MemoryApi.DeleteUser,
-        ["ListTools"] = MemoryApi.ListTools,
-        ["InvokeTool"] = MemoryApi.InvokeTool,
-        ["RunDecaySweep"] = MemoryApi.RunDecaySweep,
-        ["ListUsers"] = MemoryApi.ListUsers,
-        ["Mcp"] = MemoryApi.Mcp,
-        ["OpenApi"] = MemoryApi.OpenApi,
-        ["Inspector"] = MemoryApi.Inspector,
-    };
 }
 
-/// <summary>The model client, or none when <c>Model:Provider</c> is <c>None</c>.</summary>
 /// <summary>The model clients, or none when <c>Model:Provider</c> is <c>None</c>; chat retries in its own pipeline.</summary>
 public sealed record ModelConnection(OpenAI.OpenAIClient? Client, OpenAI.OpenAIClient? ChatClient);
 

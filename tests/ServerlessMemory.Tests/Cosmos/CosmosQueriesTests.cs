@@ -52,6 +52,10 @@ public sealed class CosmosQueriesTests
             "AND (NOT IS_DEFINED(c.forgetAt) OR IS_NULL(c.forgetAt) OR c.forgetAt > @now)"
         },
         {
+            nameof(CosmosQueries.NextUser),
+            "SELECT TOP 1 VALUE c.userId FROM c WHERE c.userId > @after AND STARTSWITH(c.userId, @prefix) ORDER BY c.userId"
+        },
+        {
             nameof(CosmosQueries.UserArchiveWithoutVector),
             "SELECT c.id, c.userId, c.content, c._etag FROM c WHERE c.userId = @userId AND c.type = 'archive' AND c.pendingVector = true " +
             "AND (NOT IS_DEFINED(c.forgetAt) OR IS_NULL(c.forgetAt) OR c.forgetAt > @now)"
@@ -78,9 +82,10 @@ public sealed class CosmosQueriesTests
     }
 
     [Fact]
-    public void Every_query_but_the_sweep_and_the_backfill_is_confined_to_one_user()
+    public void Every_query_but_the_sweep_the_backfill_and_the_user_listing_is_confined_to_one_user()
     {
-        foreach (var query in Queries.Where(f => f.Name is not (nameof(CosmosQueries.DueArchiveItems) or nameof(CosmosQueries.ArchiveWithoutVector))))
+        // The admin users route reads across users by design: one user id a query, never a document's content.
+        foreach (var query in Queries.Where(f => f.Name is not (nameof(CosmosQueries.DueArchiveItems) or nameof(CosmosQueries.ArchiveWithoutVector) or nameof(CosmosQueries.NextUser))))
             Assert.Contains("WHERE c.userId = @userId", (string)query.GetRawConstantValue()!, StringComparison.Ordinal);
     }
 

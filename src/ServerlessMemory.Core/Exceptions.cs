@@ -4,6 +4,10 @@ namespace ServerlessMemory.Core;
 public class MemoryValidationException(string field, string message) : Exception(message)
 {
     public string Field { get; } = field;
+
+    /// <summary>A continuation token no store of this API gave out (or one of another store), as every store says it.</summary>
+    public static MemoryValidationException ForeignContinuationToken() =>
+        new("continuationToken", "The continuation token is not one this API gave out.");
 }
 
 /// <summary>Another writer changed the document first (an ETag mismatch); the hosts answer 412.</summary>

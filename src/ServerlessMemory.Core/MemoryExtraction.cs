@@ -7,8 +7,6 @@ namespace ServerlessMemory.Core;
 /// <summary>What extraction may write (never read-only blocks nor <see cref="ExcludedBlocks"/>) and how much.</summary>
 public sealed record ExtractionRules(IReadOnlyCollection<string> ExcludedBlocks, int MaxItems)
 {
-    public static ExtractionRules Default { get; } = new(["persona"], 8);
-
     /// <summary>The archive memories the extractor was shown (recalled for the message, with their scores), by id: the only ones it may supersede.</summary>
     public IReadOnlyDictionary<string, ScoredItem> Shown { get; init; } = new Dictionary<string, ScoredItem>();
 }
@@ -88,13 +86,13 @@ public static class MemoryExtraction
         &lt; &gt; &amp; stand for < > &.
         """;
 
-    public static List<ChatMessage> Request(CoreMemory core, string userMessage, IReadOnlyCollection<string>? excludedBlocks = null,
+    public static List<ChatMessage> Request(CoreMemory core, string userMessage, IReadOnlyCollection<string> excludedBlocks,
         IReadOnlyList<ArchiveItem>? related = null)
     {
         // Stored text goes in as the main prompt places it (Prompt.Untrusted): a block value cannot close
         // its block, and a listed memory stays on its one line, so none can pose as the user's message.
         var memory = new StringBuilder("Core memory:\n");
-        foreach (var block in core.Blocks.Where(b => !b.ReadOnly && !(excludedBlocks ?? ExtractionRules.Default.ExcludedBlocks).Contains(b.Label)))
+        foreach (var block in core.Blocks.Where(b => !b.ReadOnly && !excludedBlocks.Contains(b.Label)))
             memory.Append("<block label=\"").Append(Prompt.Untrusted(block.Label, attribute: true)).Append("\">\n")
                 .Append(Prompt.Untrusted(block.Value)).Append("\n</block>\n");
         if (related?.Where(r => r.SupersededAt is null).ToList() is { Count: > 0 } current)
@@ -115,10 +113,6 @@ public static class MemoryExtraction
         Temperature = 0,
         ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema, SchemaName, "Memories to keep from the user's message."),
     };
-
-    /// <summary>Applies a proposal to the turn's unit of work with the default rules; returns how many items were dropped.</summary>
-    public static Task<int> ApplyAsync(MemoryUnitOfWork work, string json, CancellationToken cancellationToken) =>
-        ApplyAsync(work, json, ExtractionRules.Default, cancellationToken);
 
     /// <summary>
     /// Applies a proposal to the turn's unit of work; returns how many items were dropped: invalid,

@@ -550,7 +550,7 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
             }
             catch (CosmosException e) when (e.StatusCode == HttpStatusCode.BadRequest && token is not null)
             {
-                throw new MemoryValidationException("continuationToken", "The continuation token is not one this API gave out.");
+                throw MemoryValidationException.ForeignContinuationToken();
             }
             meter.Add(page.RequestCharge);
             rows.AddRange(page);
@@ -574,7 +574,7 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
         }
         catch (FormatException)
         {
-            throw new MemoryValidationException("continuationToken", "The continuation token is not one this API gave out.");
+            throw MemoryValidationException.ForeignContinuationToken();
         }
     }
 

@@ -89,7 +89,7 @@ internal static class SqliteRows
         }
         catch (Exception e) when (e is FormatException or IndexOutOfRangeException or OverflowException)
         {
-            throw new MemoryValidationException("continuationToken", "The continuation token is not one this API gave out.");
+            throw MemoryValidationException.ForeignContinuationToken();
         }
     }
 

@@ -7,7 +7,7 @@ using static ServerlessMemory.Tests.Api.HttpAssert;
 namespace ServerlessMemory.Tests.Api;
 
 /// <summary>
-/// The API of shared/API.md, driven over HTTP: the same tests against each host (below), so that the
+/// The API of docs/api.md, driven over HTTP: the same tests against each host (below), so that the
 /// self-host and the Functions app answer alike. Nothing here may depend on a host's clock.
 /// </summary>
 public abstract class MemoryApiTests(HttpClient http)

@@ -111,7 +111,7 @@ internal static class AgentBench
             var item = new ArchiveItem
             {
                 Id = LexicalTerms.ContentHash(content), Content = content, Importance = random.NextDouble(),
-                CreatedAt = now.AddMinutes(-i), LastAccessedAt = now.AddMinutes(-i),
+                CreatedAt = now.AddMinutes(-i), EnteredAt = now.AddMinutes(-i), LastAccessedAt = now.AddMinutes(-i),
             };
             return item with { ForgetAt = engine.Decay.ForgetAt(item) };
         }).ToList();

@@ -86,7 +86,7 @@ internal static class ChatBench
             var items = Enumerable.Range(start, 1_000).Select(i =>
             {
                 var content = string.Join(' ', Enumerable.Range(0, 6).Select(_ => words[random.Next(words.Length)])) + $" #{i}";
-                var item = new ArchiveItem { Id = LexicalTerms.ContentHash(content), Content = content, CreatedAt = now.AddMinutes(-i), LastAccessedAt = now.AddMinutes(-i), Importance = 0.5 };
+                var item = new ArchiveItem { Id = LexicalTerms.ContentHash(content), Content = content, CreatedAt = now.AddMinutes(-i), EnteredAt = now.AddMinutes(-i), LastAccessedAt = now.AddMinutes(-i), Importance = 0.5 };
                 return item with { ForgetAt = engine.Decay.ForgetAt(item) };
             }).ToList();
             await store.CommitAsync("bench-user", new MemoryChangeSet { ArchiveAdds = items });

@@ -40,7 +40,7 @@ internal static class GrowthBench
             {
                 ArchiveAdds = [.. memories.Skip(start).Take(1_000).Select(m => new ArchiveItem
                 {
-                    Id = LexicalTerms.ContentHash(m.Content), Content = m.Content, CreatedAt = now, LastAccessedAt = now, Importance = 0.5,
+                    Id = LexicalTerms.ContentHash(m.Content), Content = m.Content, CreatedAt = now, EnteredAt = now, LastAccessedAt = now, Importance = 0.5,
                 })],
             });
         var loaded = clock.Elapsed;

@@ -21,7 +21,7 @@ internal static class MemoryBench
                 {
                     ArchiveAdds = [.. Enumerable.Range(start, Math.Min(1_000, memories - start)).Select(i => new ArchiveItem
                     {
-                        Id = $"m{i}", Content = $"memory {i} of user {u}", CreatedAt = now, LastAccessedAt = now,
+                        Id = $"m{i}", Content = $"memory {i} of user {u}", CreatedAt = now, EnteredAt = now, LastAccessedAt = now,
                         Embedding = embeddings.Vector($"{u}/{i}"), ForgetAt = now.AddYears(1),
                     })],
                 });

@@ -77,7 +77,7 @@ static async Task SearchBench(string path, int count, bool vectors)
             var item = new ArchiveItem
             {
                 Id = LexicalTerms.ContentHash(content), Content = content, Type = (MemoryType)(i % 5), Importance = random.NextDouble(),
-                CreatedAt = now.AddMinutes(-i), LastAccessedAt = now.AddMinutes(-i),
+                CreatedAt = now.AddMinutes(-i), EnteredAt = now.AddMinutes(-i), LastAccessedAt = now.AddMinutes(-i),
                 Embedding = embedder is null ? null : embedder.Vector(content),
             };
             items.Add(item with { ForgetAt = engine.Decay.ForgetAt(item) });
@@ -133,7 +133,7 @@ static async Task SweepBench(string path, int stored, int due)
             {
                 ArchiveAdds = [.. group.Select(i => new ArchiveItem
                 {
-                    Id = $"m{i}", Content = $"memory {i} 记忆", CreatedAt = now.AddDays(-1), LastAccessedAt = now.AddDays(-1),
+                    Id = $"m{i}", Content = $"memory {i} 记忆", CreatedAt = now.AddDays(-1), EnteredAt = now.AddDays(-1), LastAccessedAt = now.AddDays(-1),
                     ForgetAt = dueAt.Contains(i) ? now.AddMinutes(-5) : now.AddDays(1 + i % 300),
                 })],
             });

@@ -113,7 +113,7 @@ internal static class RetrievalBench
             {
                 var item = new ArchiveItem
                 {
-                    Id = LexicalTerms.ContentHash(content), Content = content, CreatedAt = now, LastAccessedAt = now,
+                    Id = LexicalTerms.ContentHash(content), Content = content, CreatedAt = now, EnteredAt = now, LastAccessedAt = now,
                     Embedding = vectors.TryGetValue(content, out var v) ? v : null,
                 };
                 // AsStored() left one memory per content, so every key is its own memory here.

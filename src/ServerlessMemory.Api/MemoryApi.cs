@@ -13,14 +13,14 @@ namespace ServerlessMemory.Api;
 public sealed record ScoreDto(double Total, double Relevance, double Decay, double AccessBonus);
 
 public sealed record ArchiveItemDto(
-    string Id, string Content, string Type, double Importance, DateTimeOffset CreatedAt, DateTimeOffset LastAccessedAt,
+    string Id, string Content, string Type, double Importance, DateTimeOffset CreatedAt, DateTimeOffset EnteredAt, DateTimeOffset LastAccessedAt,
     int AccessCount, IReadOnlyDictionary<string, string> Metadata, DateTimeOffset? ForgetAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ScoreDto? Score,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? SupersededAt = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SupersededBy = null)
 {
     public static ArchiveItemDto From(ArchiveItem item, Score? score = null) => new(
-        item.Id, item.Content, item.Type.ToName(), item.Importance, item.CreatedAt, item.LastAccessedAt, item.AccessCount,
+        item.Id, item.Content, item.Type.ToName(), item.Importance, item.CreatedAt, item.EnteredAt, item.LastAccessedAt, item.AccessCount,
         item.Metadata, item.ForgetAt, score is null ? null : new(Round(score.Total), Round(score.Relevance), Round(score.Decay), Round(score.AccessBonus)),
         item.SupersededAt, item.SupersededBy);
 

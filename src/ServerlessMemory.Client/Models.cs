@@ -37,9 +37,9 @@ public sealed record NewArchiveMemory(
 /// <summary>Why a search ranked an item where it did.</summary>
 public sealed record ArchiveScore(double Total, double Relevance, double Decay, double AccessBonus);
 
-/// <summary>A memory in the archive.</summary>
+/// <summary>A memory in the archive: <see cref="CreatedAt"/> when it happened or was said, <see cref="EnteredAt"/> when it entered memory (decay runs from then).</summary>
 public sealed record ArchiveItem(
-    string Id, string Content, string Type, double Importance, DateTimeOffset CreatedAt, DateTimeOffset LastAccessedAt,
+    string Id, string Content, string Type, double Importance, DateTimeOffset CreatedAt, DateTimeOffset EnteredAt, DateTimeOffset LastAccessedAt,
     int AccessCount, IReadOnlyDictionary<string, string> Metadata, DateTimeOffset? ForgetAt, ArchiveScore? Score);
 
 /// <summary>An added archive memory; <see cref="Created"/> is false when the same content was stored already.</summary>

@@ -14,9 +14,9 @@ public sealed class DecayModel(DecayOptions options)
     public double RateOf(MemoryType type) =>
         Options.Rates.TryGetValue(type.ToName(), out var rate) ? rate : Options.DefaultRate;
 
-    /// <summary><c>exp(-rate * age_hours)</c>, age counted from creation.</summary>
+    /// <summary><c>exp(-rate * age_hours)</c>, age counted from when it entered memory (not from when it happened).</summary>
     public double Decay(ArchiveItem item, DateTimeOffset now) =>
-        Math.Exp(-RateOf(item.Type) * Hours(now - item.CreatedAt));
+        Math.Exp(-RateOf(item.Type) * Hours(now - item.EnteredAt));
 
     /// <summary><c>min(max, per_access * n)</c>, fading since the last access.</summary>
     public double AccessBonus(ArchiveItem item, DateTimeOffset now) =>
@@ -36,15 +36,15 @@ public sealed class DecayModel(DecayOptions options)
     }
 
     /// <summary>
-    /// Strength only falls between accesses: <c>S(t) = e^(-r(t-a)) * (I e^(-r(a-c)) + B)</c> with c the
-    /// creation and a the last access, so it crosses the threshold once, at
-    /// <c>t = a + ln((I e^(-r(a-c)) + B) / threshold) / r</c>. Null when it never does.
+    /// Strength only falls between accesses: <c>S(t) = e^(-r(t-a)) * (I e^(-r(a-e)) + B)</c> with e the
+    /// time it entered memory and a the last access, so it crosses the threshold once, at
+    /// <c>t = a + ln((I e^(-r(a-e)) + B) / threshold) / r</c>. Null when it never does.
     /// </summary>
     public DateTimeOffset? ForgetAt(ArchiveItem item)
     {
         var rate = RateOf(item.Type);
         if (rate <= 0) return null;
-        var atAccess = item.Importance * Math.Exp(-rate * Hours(item.LastAccessedAt - item.CreatedAt))
+        var atAccess = item.Importance * Math.Exp(-rate * Hours(item.LastAccessedAt - item.EnteredAt))
                        + BaseBonus(item.AccessCount);
         var hours = Math.Log(atAccess / Options.Threshold) / rate;
         if (double.IsNaN(hours) || hours <= 0) return item.LastAccessedAt;

@@ -179,8 +179,11 @@ public static class MemoryExtraction
                 var importance = item.GetPropertyOrNull("importance") is { ValueKind: JsonValueKind.Number } n && !double.IsNaN(n.GetDouble())
                     ? Math.Clamp(n.GetDouble(), 0, 1) : 0.5;
                 var subject = Text(item, "subject")?.Trim() is { Length: > 0 } s && Characters.Fit(s, limits.MetadataChars) ? s : null;
-                var (stored, _) = await work.AddArchiveAsync(new NewMemory(content, type, importance,
-                    Metadata: subject is null ? null : new Dictionary<string, string> { ["subject"] = subject }), cancellationToken);
+                ArchiveItem? stored = null;
+                // One the model rated too faint to outlive its arrival is dropped, as any invalid item.
+                dropped += await TryAsync(async () => (stored, _) = await work.AddArchiveAsync(new NewMemory(content, type, importance,
+                    Metadata: subject is null ? null : new Dictionary<string, string> { ["subject"] = subject }), cancellationToken));
+                if (stored is null) continue;
                 if (item.GetPropertyOrNull("supersedes") is { ValueKind: JsonValueKind.Array } ids)
                     foreach (var id in ids.EnumerateArray().Where(i => i.ValueKind == JsonValueKind.String).Select(i => i.GetString()!))
                         if (MaySupersede(rules, id, subject)) await work.SupersedeAsync(id, stored.Id, cancellationToken);

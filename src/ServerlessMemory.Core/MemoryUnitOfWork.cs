@@ -112,20 +112,28 @@ public sealed class MemoryUnitOfWork
         // the same content now is a new memory, which takes its place.
         if (existing is not null) _renewing[id] = now;
 
-        var createdAt = memory.CreatedAt ?? now;
+        // It enters memory now, whenever it happened: decay runs from now, so a memory dated a year
+        // back is not born forgotten.
         var item = new ArchiveItem
         {
             Id = id,
             Content = content,
             Type = memory.Type,
             Importance = memory.Importance,
-            CreatedAt = createdAt,
-            LastAccessedAt = createdAt,
+            CreatedAt = memory.CreatedAt ?? now,
+            EnteredAt = now,
+            LastAccessedAt = now,
             Metadata = memory.Metadata ?? new Dictionary<string, string>(),
-            Embedding = await EmbedAsync(content, cancellationToken),
         };
         // To the millisecond, as the stores keep times: the item reported is the item a read returns.
         item = item with { ForgetAt = _engine.Decay.ForgetAt(item) is { } forgetAt ? forgetAt.AddTicks(-(forgetAt.Ticks % TimeSpan.TicksPerMillisecond)) : null };
+        // Never acknowledge a write no read can see: a memory at or under the forgetting threshold
+        // on arrival would be stored forgotten.
+        if (IsForgotten(item, now))
+            throw new MemoryValidationException("importance",
+                $"A '{item.Type.ToName()}' memory of importance {item.Importance} is at or under the forgetting threshold " +
+                $"({_engine.Decay.Options.Threshold}) as it enters memory, so it would be forgotten at once: give it a higher importance.");
+        item = item with { Embedding = await EmbedAsync(content, cancellationToken) };
         _adds[id] = item;
         _updates.Add(new("archive", "insert", null, id, content));
         return (item, true);

@@ -7,7 +7,15 @@ public sealed record ArchiveItem
     public required string Content { get; init; }
     public MemoryType Type { get; init; } = MemoryType.Fact;
     public double Importance { get; init; } = 0.5;
+    /// <summary>When it happened or was said: kept and shown, the memory's "when". An import may date it back.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
+    /// <summary>
+    /// When it entered memory: the clock decay runs on. A memory dated back (<see cref="CreatedAt"/>
+    /// a year ago) that is added now enters now, and fades as one said today; an import between
+    /// stores restores it, so moving a user neither resets nor hastens forgetting.
+    /// </summary>
+    public required DateTimeOffset EnteredAt { get; init; }
+    /// <summary>The last time a search returned it; <see cref="EnteredAt"/> until then.</summary>
     public required DateTimeOffset LastAccessedAt { get; init; }
     public int AccessCount { get; init; }
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();

@@ -80,6 +80,11 @@ internal sealed class ArchiveDocument : CosmosDocument
     [JsonPropertyName("memoryType")] public required string MemoryType { get; init; }
     [JsonPropertyName("importance")] public double Importance { get; init; }
     [JsonPropertyName("createdAt")] public required string CreatedAt { get; init; }
+
+    /// <summary>When it entered memory, the clock decay runs on; absent on documents written before it was kept, which entered when they were created.</summary>
+    [JsonPropertyName("enteredAt"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? EnteredAt { get; init; }
+
     [JsonPropertyName("lastAccessedAt")] public required string LastAccessedAt { get; init; }
     [JsonPropertyName("accessCount")] public int AccessCount { get; init; }
     [JsonPropertyName("metadata")] public Dictionary<string, string>? Metadata { get; init; }
@@ -138,6 +143,7 @@ internal sealed class ArchiveDocument : CosmosDocument
         MemoryType = item.Type.ToName(),
         Importance = item.Importance,
         CreatedAt = CosmosTime.Format(item.CreatedAt),
+        EnteredAt = CosmosTime.Format(item.EnteredAt),
         LastAccessedAt = CosmosTime.Format(item.LastAccessedAt),
         AccessCount = item.AccessCount,
         Metadata = new Dictionary<string, string>(item.Metadata),
@@ -155,14 +161,20 @@ internal sealed class ArchiveDocument : CosmosDocument
     public ArchiveItem ToItem()
     {
         MemoryTypes.TryParse(MemoryType, out var type);
+        var createdAt = CosmosTime.Parse(CreatedAt);
+        var enteredAt = EnteredAt is null ? createdAt : CosmosTime.Parse(EnteredAt);
+        var lastAccessedAt = CosmosTime.Parse(LastAccessedAt);
         return new ArchiveItem
         {
             Id = DocumentIds.Unescape(Id[Prefix.Length..]),
             Content = Content,
             Type = type,
             Importance = Importance,
-            CreatedAt = CosmosTime.Parse(CreatedAt),
-            LastAccessedAt = CosmosTime.Parse(LastAccessedAt),
+            CreatedAt = createdAt,
+            EnteredAt = enteredAt,
+            // Nothing is read before it enters memory. A renewal sets enteredAt and not lastAccessedAt
+            // (a patch holds 10 operations): the forgotten item's last access, earlier, reads as its entry.
+            LastAccessedAt = lastAccessedAt < enteredAt ? enteredAt : lastAccessedAt,
             AccessCount = AccessCount,
             Metadata = Metadata ?? new Dictionary<string, string>(),
             ForgetAt = ForgetAt is null ? null : CosmosTime.Parse(ForgetAt),

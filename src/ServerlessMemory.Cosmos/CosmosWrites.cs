@@ -77,7 +77,7 @@ internal sealed class CosmosWrite
     public static CosmosWrite ArchiveCreate(string userId, ArchiveItem item, int? embeddingDimensions = null) =>
         new(WriteKind.ArchiveCreate, ArchiveDocument.DocumentId(item.Id), CosmosJson.Serialize(ArchiveDocument.From(userId, item, embeddingDimensions)), null, null);
 
-    /// <summary>Writes every field of the item over a stored one that is forgotten by <c>dueBy</c> (the 10 operations a patch may hold; terms are those of the same content, supersededBy means nothing without supersededAt).</summary>
+    /// <summary>Writes every field of the item over a stored one that is forgotten by <c>dueBy</c> (the 10 operations a patch may hold; terms are those of the same content, supersededBy means nothing without supersededAt, lastAccessedAt reads as enteredAt when earlier).</summary>
     public static CosmosWrite ArchiveRenew(string userId, ArchiveRenewal renewal, int? embeddingDimensions = null)
     {
         var d = ArchiveDocument.From(userId, renewal.Item, embeddingDimensions);
@@ -89,7 +89,9 @@ internal sealed class CosmosWrite
             PatchOperation.Set("/supersededAt", d.SupersededAt),
             PatchOperation.Set("/importance", d.Importance),
             PatchOperation.Set("/createdAt", d.CreatedAt),
-            PatchOperation.Set("/lastAccessedAt", d.LastAccessedAt),
+            // Not lastAccessedAt: the renewed item has not been read since it entered, and an access
+            // earlier than its entry reads as its entry (ArchiveDocument.ToItem).
+            PatchOperation.Set("/enteredAt", d.EnteredAt),
             PatchOperation.Set("/accessCount", d.AccessCount),
             PatchOperation.Set("/metadata", d.Metadata),
             // Without a vector (an outage), the stored one, of the same content, stays until the backfill replaces it.

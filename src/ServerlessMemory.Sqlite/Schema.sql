@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS archive (
     content          TEXT NOT NULL,
     type             INTEGER NOT NULL,
     importance       REAL NOT NULL,
-    created_at       INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL,    -- when it happened or was said
+    entered_at       INTEGER NOT NULL,    -- when it entered memory: the clock decay runs on
     last_accessed_at INTEGER NOT NULL,
     access_count     INTEGER NOT NULL,
     metadata         TEXT,

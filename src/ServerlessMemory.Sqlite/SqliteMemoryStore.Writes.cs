@@ -32,7 +32,7 @@ public sealed partial class SqliteMemoryStore
             {
                 // Only over an item still forgotten by then: a concurrent renewal or access wins, and this one is skipped.
                 await using var renew = Command(connection, """
-                    UPDATE archive SET content = $content, type = $type, importance = $importance, created_at = $created,
+                    UPDATE archive SET content = $content, type = $type, importance = $importance, created_at = $created, entered_at = $entered,
                         last_accessed_at = $accessed, access_count = $count, metadata = $metadata, embedding = $embedding, forget_at = $forget,
                         superseded_at = $sat, superseded_by = $sby
                     WHERE user_id = $u AND id = $id AND forget_at <= $due
@@ -118,8 +118,8 @@ public sealed partial class SqliteMemoryStore
     private static async Task<long?> InsertAsync(SqliteConnection connection, string userId, ArchiveItem item, CancellationToken cancellationToken)
     {
         await using var insert = Command(connection, """
-            INSERT OR IGNORE INTO archive (user_id, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, embedding, forget_at, superseded_at, superseded_by)
-            VALUES ($u, $id, $content, $type, $importance, $created, $accessed, $count, $metadata, $embedding, $forget, $sat, $sby)
+            INSERT OR IGNORE INTO archive (user_id, id, content, type, importance, created_at, entered_at, last_accessed_at, access_count, metadata, embedding, forget_at, superseded_at, superseded_by)
+            VALUES ($u, $id, $content, $type, $importance, $created, $entered, $accessed, $count, $metadata, $embedding, $forget, $sat, $sby)
             RETURNING seq
             """, ItemParameters(userId, item));
         return await insert.ExecuteScalarAsync(cancellationToken) as long?;

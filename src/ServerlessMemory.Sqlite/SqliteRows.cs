@@ -15,7 +15,7 @@ internal static class SqliteRows
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public const string ItemColumns = "seq, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, forget_at, superseded_at, superseded_by";
+    public const string ItemColumns = "seq, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, forget_at, superseded_at, superseded_by, entered_at";
 
     public const string MessageColumns = "seq, id, session_id, turn_id, role, content, created_at";
 
@@ -23,7 +23,7 @@ internal static class SqliteRows
     public static (string, object?)[] ItemParameters(string userId, ArchiveItem item) =>
     [
         ("$u", userId), ("$id", item.Id), ("$content", item.Content), ("$type", (int)item.Type),
-        ("$importance", item.Importance), ("$created", Ms(item.CreatedAt)), ("$accessed", Ms(item.LastAccessedAt)),
+        ("$importance", item.Importance), ("$created", Ms(item.CreatedAt)), ("$entered", Ms(item.EnteredAt)), ("$accessed", Ms(item.LastAccessedAt)),
         ("$count", item.AccessCount), ("$metadata", JsonSerializer.Serialize(item.Metadata, Json)),
         // An empty vector is none: stored as NULL, the row is one the vector backfill finds.
         ("$embedding", item.Embedding is { Length: > 0 } e ? VectorIndex.ToBlob(e) : null), ("$forget", Ms(item.ForgetAt)),
@@ -46,6 +46,7 @@ internal static class SqliteRows
                 Type = (MemoryType)reader.GetInt32(3),
                 Importance = reader.GetDouble(4),
                 CreatedAt = FromMs(reader.GetInt64(5)),
+                EnteredAt = FromMs(reader.GetInt64(12)),
                 LastAccessedAt = FromMs(reader.GetInt64(6)),
                 AccessCount = reader.GetInt32(7),
                 Metadata = reader.IsDBNull(8) || reader.GetString(8) is "{}" ? new Dictionary<string, string>()

@@ -14,6 +14,7 @@ public class DecayModelTests
         Type = type,
         Importance = importance,
         CreatedAt = T0,
+        EnteredAt = T0,
         LastAccessedAt = lastAccess ?? T0,
         AccessCount = accessCount,
     };

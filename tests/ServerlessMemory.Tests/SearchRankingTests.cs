@@ -21,7 +21,7 @@ public class SearchRankingTests
         var scores = ArchiveRanking.Bm25(matches, options).Select((x, i) => (matches.Ids[i], x)).ToDictionary(p => p.Item1, p => p.x);
         var candidates = archive.Select(m => new ArchiveCandidate(new ArchiveItem
         {
-            Id = LexicalTerms.ContentHash(m.Content), Content = m.Content, CreatedAt = T0, LastAccessedAt = T0,
+            Id = LexicalTerms.ContentHash(m.Content), Content = m.Content, CreatedAt = T0, EnteredAt = T0, LastAccessedAt = T0,
         }, m.Similarity, scores.TryGetValue(LexicalTerms.ContentHash(m.Content), out var x) ? x : null)).ToList();
         return [.. ArchiveRanking.Relevant(candidates, options).OrderByDescending(r => r.Relevance).Select(r => r.Candidate.Item.Content)];
     }
@@ -115,7 +115,7 @@ public class SearchRankingTests
     public void A_vector_match_adds_at_most_its_weight_of_what_is_left()
     {
         var options = new SearchOptions();
-        var lexicalOnly = new ArchiveCandidate(new ArchiveItem { Id = "a", Content = "a", CreatedAt = T0, LastAccessedAt = T0 }, null, 1.0);
+        var lexicalOnly = new ArchiveCandidate(new ArchiveItem { Id = "a", Content = "a", CreatedAt = T0, EnteredAt = T0, LastAccessedAt = T0 }, null, 1.0);
         var both = lexicalOnly with { Item = lexicalOnly.Item with { Id = "b" }, VectorSimilarity = 1.0, LexicalScore = 0.5 };
 
         var relevance = ArchiveRanking.Relevant([lexicalOnly, both], options).ToDictionary(r => r.Candidate.Item.Id, r => r.Relevance);

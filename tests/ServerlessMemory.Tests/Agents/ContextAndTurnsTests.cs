@@ -171,6 +171,25 @@ public sealed class ContextAndTurnsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Turns_report_only_memories_a_read_can_see_and_store_every_message_they_acknowledge()
+    {
+        // A trivial memory of importance 0 would be forgotten as it enters memory: it is dropped, not reported.
+        _model.Chat = request => IsExtraction(request)
+            ? new("""{"core":[],"archive":[{"content":"it drizzled at noon","type":"trivial","importance":0},{"content":"adopted a cat named Miso","type":"fact","importance":0.6}]}""")
+            : new(Status: 500);
+        using var service = Service(_model);
+        var http = service.Client();
+
+        var turn = await Ok(await PostTurns(http, "seen", "s1", ("user", "It drizzled at noon. I adopted a cat named Miso."), ("assistant", "Congratulations!")));
+
+        var reported = turn["memoryUpdates"]!.AsArray().Where(u => (string?)u!["target"] == "archive").Select(u => (string)u!["id"]!).ToList();
+        var listed = (await Ok(await http.GetAsync("/api/users/seen/memory/archive?limit=100")))["items"]!.AsArray();
+        Assert.Equal(["adopted a cat named Miso"], listed.Select(i => (string?)i!["content"]));
+        Assert.Equal(listed.Select(i => (string)i!["id"]!), reported);
+        Assert.Equal(2, (await Ok(await http.GetAsync("/api/users/seen/messages?sessionId=s1")))["items"]!.AsArray().Count);
+    }
+
+    [Fact]
     public async Task Turns_leaving_the_window_are_folded_into_the_summary_the_context_returns()
     {
         _model.Chat = request => IsExtraction(request) ? new(NoExtraction)

@@ -30,6 +30,7 @@ public sealed class CosmosPointOperationTests(LocalCosmosServer server)
         Type = MemoryType.Preference,
         Importance = 0.7,
         CreatedAt = T0,
+        EnteredAt = T0,
         LastAccessedAt = T0,
         Metadata = new Dictionary<string, string> { ["source"] = "test" },
         Embedding = new float[] { 0.5f, 0.25f, 1 },
@@ -141,6 +142,22 @@ public sealed class CosmosPointOperationTests(LocalCosmosServer server)
         Assert.Contains("项目", raw.GetProperty("terms").EnumerateArray().Select(t => t.GetString()));
         Assert.False(raw.TryGetProperty("ttl", out _));
         Assert.False(raw.TryGetProperty("similarity", out _));
+    }
+
+    [LocalCosmosFact]
+    public async Task A_document_written_before_entered_at_was_kept_entered_memory_when_it_was_created()
+    {
+        var user = NewUser();
+        var item = Item("lives in Beijing") with { CreatedAt = T0.AddDays(-2), EnteredAt = T0.AddDays(-2), LastAccessedAt = T0.AddDays(-2) };
+        var container = await Store.ContainerAsync();
+        var document = System.Text.Json.Nodes.JsonNode.Parse(CosmosJson.Serialize(ArchiveDocument.From(user, item)))!.AsObject();
+        Assert.True(document.Remove("enteredAt"));
+
+        using (var response = await container.CreateItemStreamAsync(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(document.ToJsonString())), new PartitionKey(user)))
+            response.EnsureSuccessStatusCode();
+        var read = await Store.GetArchiveItemAsync(user, item.Id);
+
+        Assert.Equal(item with { Embedding = null }, read! with { Metadata = item.Metadata });
     }
 
     [LocalCosmosFact]

@@ -14,7 +14,7 @@ namespace ServerlessMemory.Tests.Cosmos;
 /// </summary>
 public sealed class CosmosQueriesTests
 {
-    private const string Fields = "c.id, c.userId, c.type, c.content, c.memoryType, c.importance, c.createdAt, c.lastAccessedAt, c.accessCount, c.metadata, c.forgetAt, c.supersededAt, c.supersededBy";
+    private const string Fields = "c.id, c.userId, c.type, c.content, c.memoryType, c.importance, c.createdAt, c.enteredAt, c.lastAccessedAt, c.accessCount, c.metadata, c.forgetAt, c.supersededAt, c.supersededBy";
     private const string MessageFields = "c.id, c.userId, c.type, c.sessionId, c.turnId, c.role, c.content, c.createdAt";
 
     public static TheoryData<string, string> Texts => new()
@@ -172,7 +172,7 @@ public sealed class CosmosQueriesTests
         var item = new ArchiveItem
         {
             Id = "a1", Content = "当前项目是客户流失预测", Type = MemoryType.Fact, Importance = 0.6,
-            CreatedAt = new(2026, 3, 1, 8, 0, 0, TimeSpan.Zero), LastAccessedAt = new(2026, 3, 2, 8, 0, 0, TimeSpan.Zero), AccessCount = 2,
+            CreatedAt = new(2026, 3, 1, 8, 0, 0, TimeSpan.Zero), EnteredAt = new(2026, 3, 1, 8, 0, 0, TimeSpan.Zero), LastAccessedAt = new(2026, 3, 2, 8, 0, 0, TimeSpan.Zero), AccessCount = 2,
             Metadata = new Dictionary<string, string> { ["source"] = "chat" }, ForgetAt = new(2026, 4, 1, 8, 0, 0, TimeSpan.Zero),
             Embedding = new float[] { 1, 0, 0 },
         };

@@ -20,6 +20,7 @@ public sealed class CosmosRequestChargeTests(LocalCosmosServer server)
         Type = MemoryType.Fact,
         Importance = 0.6,
         CreatedAt = DateTimeOffset.UtcNow,
+        EnteredAt = DateTimeOffset.UtcNow,
         LastAccessedAt = DateTimeOffset.UtcNow,
         Metadata = new Dictionary<string, string>(),
         Embedding = new float[] { 0.5f, 0.25f, 1 },

@@ -16,6 +16,7 @@ public sealed class CosmosWritePlanTests
         Id = LexicalTerms.ContentHash(content),
         Content = content,
         CreatedAt = T0,
+        EnteredAt = T0,
         LastAccessedAt = T0,
         ForgetAt = T0.AddDays(10),
         Embedding = dimensions > 0 ? Enumerable.Range(0, dimensions).Select(i => 0.123456789f * i).ToArray() : (ReadOnlyMemory<float>?)null,
@@ -163,7 +164,7 @@ public sealed class CosmosWritePlanTests
         var json = JsonDocument.Parse(CosmosJson.Serialize(ArchiveDocument.From("u1", item))).RootElement;
 
         // No vector (an embedding outage): the flag the vector backfill finds it by.
-        Assert.Equal(["accessCount", "content", "createdAt", "id", "importance", "lastAccessedAt", "memoryType", "metadata", "pendingVector", "termCount", "terms", "type", "userId"],
+        Assert.Equal(["accessCount", "content", "createdAt", "enteredAt", "id", "importance", "lastAccessedAt", "memoryType", "metadata", "pendingVector", "termCount", "terms", "type", "userId"],
             json.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
         Assert.True(json.GetProperty("pendingVector").GetBoolean());
         Assert.Equal("archive:" + item.Id, json.GetProperty("id").GetString());

@@ -11,7 +11,7 @@ namespace ServerlessMemory.Tests.Functions;
 /// what only this host shows. The API itself runs against it in <c>FunctionsHostApiTests</c> and
 /// <c>FunctionsHostToolsApiTests</c>, the same tests as against the self-host.
 /// </summary>
-public sealed class FunctionsHostTests(FunctionsAppFixture app) : IClassFixture<FunctionsAppFixture>
+public sealed class FunctionsHostTests(FastDecayFunctionsAppFixture app) : IClassFixture<FastDecayFunctionsAppFixture>
 {
     private readonly HttpClient _http = app.Client();
 
@@ -31,6 +31,7 @@ public sealed class FunctionsHostTests(FunctionsAppFixture app) : IClassFixture<
         var user = "timer-" + Guid.NewGuid().ToString("N")[..8];
         await Add(user, "用户名叫小明", "identity", 1.0);
         await Add(user, "用户今天喝了一杯咖啡", "trivial", 0.1);
+        await Task.Delay(FastDecayFunctionsAppFixture.TrivialLifetime);
 
         var outcome = await app.Host.InvokeTimerAsync("DecaySweep");
 
@@ -40,6 +41,7 @@ public sealed class FunctionsHostTests(FunctionsAppFixture app) : IClassFixture<
         Assert.Equal(["用户名叫小明"], await Remaining(user));
         // ... where it finds a memory due that no timer swept.
         await Add(user, "用户昨天吃了面条", "trivial", 0.1);
+        await Task.Delay(FastDecayFunctionsAppFixture.TrivialLifetime);
         Assert.Equal(1, (int)(await Ok(await _http.PostAsync("/api/admin/decay", null)))["forgotten"]!);
     }
 
@@ -60,13 +62,26 @@ public sealed class FunctionsHostTests(FunctionsAppFixture app) : IClassFixture<
     public async Task A_route_the_app_does_not_have_is_a_404_from_the_host() =>
         Assert.Equal(HttpStatusCode.NotFound, (await _http.PostAsync("/api/health", null)).StatusCode);
 
-    /// <summary>Adds a memory made three days ago: a trivial one is due by now.</summary>
+    /// <summary>Adds a memory; a trivial one of importance 0.1 is due after <see cref="FastDecayFunctionsAppFixture.TrivialLifetime"/>.</summary>
     private async Task Add(string user, string content, string type, double importance) =>
         await Ok(await _http.PostAsync($"/api/users/{user}/memory/archive", Json(new JsonObject
-            { ["content"] = content, ["type"] = type, ["importance"] = importance, ["createdAt"] = DateTimeOffset.UtcNow.AddDays(-3) }.ToJsonString())), 201);
+            { ["content"] = content, ["type"] = type, ["importance"] = importance }.ToJsonString())), 201);
 
     private async Task<List<string>> Remaining(string user) =>
         [.. (await Ok(await _http.GetAsync($"/api/users/{user}/memory/archive?limit=100")))["items"]!.AsArray().Select(i => (string)i!["content"]!)];
+}
+
+/// <summary>
+/// The Functions app with trivial memories fading in seconds: the worker runs on the real clock, and a
+/// memory dated back enters memory now (decay runs from then), so only a fast rate makes one due.
+/// </summary>
+public sealed class FastDecayFunctionsAppFixture : FunctionsAppFixture
+{
+    /// <summary>ln(0.1 / 0.01) / 3600 hours, about 2.3 s, for a trivial memory of importance 0.1; with a margin.</summary>
+    public static readonly TimeSpan TrivialLifetime = TimeSpan.FromSeconds(3);
+
+    protected override FunctionsWorkerHostOptions Configure(FunctionsWorkerHostOptions options) =>
+        options with { Settings = new Dictionary<string, string?>(options.Settings) { ["Decay__Rates__trivial"] = "3600" } };
 }
 
 /// <summary>The Functions app with the host checking keys, as it does in Azure.</summary>

@@ -25,6 +25,7 @@ public abstract class MemoryStoreContract
         Type = type,
         Importance = 0.5,
         CreatedAt = created ?? T0,
+        EnteredAt = created ?? T0,
         LastAccessedAt = created ?? T0,
         Metadata = new Dictionary<string, string> { ["source"] = "test" },
         ForgetAt = forgetAt ?? T0.AddYears(50),
@@ -93,6 +94,26 @@ public abstract class MemoryStoreContract
 
         Assert.Equal(item with { Embedding = null }, read! with { Metadata = item.Metadata });
         Assert.Equal("test", read.Metadata["source"]);
+    }
+
+    [ConditionalFact]
+    public virtual async Task An_item_keeps_when_it_happened_apart_from_when_it_entered_memory()
+    {
+        var user = NewUser();
+        var dated = Item("adopted a cat named Miso") with { CreatedAt = T0.AddYears(-1), EnteredAt = T0, LastAccessedAt = T0 };
+        var stale = Item("had a coffee", MemoryType.Trivial, forgetAt: T0.AddHours(-1));
+        await Store.CommitAsync(user, new() { ArchiveAdds = [dated, stale] });
+        var renewed = Item("had a coffee") with
+        {
+            CreatedAt = T0.AddDays(-30), EnteredAt = T0.AddHours(1), LastAccessedAt = T0.AddHours(1), ForgetAt = T0.AddDays(4),
+        };
+
+        await Store.CommitAsync(user, new() { ArchiveRenewals = [new(renewed, T0)] });
+
+        Assert.Equal(dated with { Embedding = null }, (await Store.GetArchiveItemAsync(user, dated.Id))! with { Metadata = dated.Metadata });
+        Assert.Equal(renewed with { Embedding = null }, (await Store.GetArchiveItemAsync(user, renewed.Id))! with { Metadata = renewed.Metadata });
+        Assert.Equal([(renewed.CreatedAt, renewed.EnteredAt, renewed.LastAccessedAt), (dated.CreatedAt, dated.EnteredAt, dated.LastAccessedAt)],
+            (await Store.ListArchiveAsync(user, 10, null)).Items.Select(i => (i.CreatedAt, i.EnteredAt, i.LastAccessedAt)).OrderByDescending(t => t.CreatedAt));
     }
 
     [ConditionalFact]

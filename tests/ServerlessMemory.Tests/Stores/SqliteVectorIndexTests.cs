@@ -157,6 +157,7 @@ public sealed class SqliteVectorIndexTests : IDisposable
         Id = LexicalTerms.ContentHash(content),
         Content = content,
         CreatedAt = T0.AddDays(-1),
+        EnteredAt = T0.AddDays(-1),
         LastAccessedAt = T0.AddDays(-1),
         ForgetAt = T0.AddYears(50),
         Embedding = Vector(random),

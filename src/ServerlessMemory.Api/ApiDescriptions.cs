@@ -28,6 +28,13 @@ public sealed record ToolDefinitionDto(string Type, ToolFunctionDto Function);
 public sealed record ToolFunctionDto(string Name, string Description, JsonObject Parameters);
 public sealed record ToolListAnswer(IReadOnlyList<ToolDefinitionDto> Tools);
 public sealed record SweepAnswer(int Scanned, int Forgotten, int Users, long DurationMs);
+public sealed record ExportDocument(string Format, string UserId, DateTimeOffset ExportedAt, string Store, ExportCore? Core, ExportVectors? Vectors,
+    IReadOnlyList<ExportArchiveItem> Archive, IReadOnlyList<ConversationMessage> Messages, IReadOnlyList<ExportSession> Sessions);
+public sealed record ExportCore(IReadOnlyList<MemoryBlock> Blocks);
+public sealed record ExportArchiveItem(string Id, string Content, string Type, double Importance, DateTimeOffset CreatedAt, DateTimeOffset EnteredAt,
+    DateTimeOffset LastAccessedAt, int AccessCount, DateTimeOffset? ForgetAt, DateTimeOffset? SupersededAt, string? SupersededBy,
+    IReadOnlyDictionary<string, string> Metadata, float[]? Vector);
+public sealed record ExportSession(string SessionId, string Summary, DateTimeOffset? SummarizedThrough);
 
 /// <summary>A query parameter of a route, for the OpenAPI document (the handlers read the query themselves).</summary>
 public sealed record ApiQueryParameter(string Name, string Type, string Description);

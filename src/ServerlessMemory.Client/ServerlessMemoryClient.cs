@@ -112,6 +112,27 @@ public sealed class ServerlessMemoryClient
     public Task DeleteUserAsync(string userId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement?>(HttpMethod.Delete, User(userId), null, cancellationToken);
 
+    /// <summary>
+    /// Writes everything the service keeps for the user (format <c>serverless-memory/1</c>) to
+    /// <paramref name="destination"/> as it arrives, reporting the bytes written so far; nothing is
+    /// held in memory. A transfer cut short throws, and what was written is no whole document.
+    /// </summary>
+    public async Task ExportAsync(string userId, Stream destination, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        using var response = await SendRawAsync(HttpMethod.Get, $"{User(userId)}/export", null, cancellationToken,
+            completion: HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var buffer = new byte[81920];
+        long written = 0;
+        for (int read; (read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0;)
+        {
+            await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            written += read;
+            progress?.Report(written);
+        }
+    }
+
     // Memory tools
 
     /// <summary>The memory tools' definitions, as the service's own chat model gets them.</summary>
@@ -152,7 +173,7 @@ public sealed class ServerlessMemoryClient
     }
 
     private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken,
-        string? ifMatch = null, bool admin = false)
+        string? ifMatch = null, bool admin = false, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
     {
         using var request = new HttpRequestMessage(method, Address(path));
         if (body is not null) request.Content = JsonContent.Create(body, body.GetType(), options: Json);
@@ -160,7 +181,7 @@ public sealed class ServerlessMemoryClient
         if (!string.IsNullOrEmpty(key)) request.Headers.TryAddWithoutValidation("x-functions-key", key);
         if (ifMatch is not null)
             request.Headers.TryAddWithoutValidation("If-Match", ifMatch.StartsWith('"') || ifMatch.StartsWith("W/", StringComparison.Ordinal) ? ifMatch : $"\"{ifMatch}\"");
-        var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        var response = await _http.SendAsync(request, completion, cancellationToken).ConfigureAwait(false);
         if (response.IsSuccessStatusCode) return response;
         using (response) throw await ServerlessMemoryException.FromResponseAsync(response, cancellationToken).ConfigureAwait(false);
     }

@@ -41,6 +41,10 @@ public abstract class DelegatingMemoryStore : IMemoryStore
         string userId, IReadOnlyList<string> ids, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default) =>
         InnerStore.ReadArchiveCandidatesAsync(userId, ids, vector, limit, cancellationToken);
 
+    public virtual Task<IReadOnlyDictionary<string, ReadOnlyMemory<float>>> GetArchiveVectorsAsync(
+        string userId, IReadOnlyList<string> ids, CancellationToken cancellationToken = default) =>
+        InnerStore.GetArchiveVectorsAsync(userId, ids, cancellationToken);
+
     public virtual Task<Page<ConversationMessage>> ListMessagesAsync(
         string userId, string? sessionId, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
         InnerStore.ListMessagesAsync(userId, sessionId, limit, continuationToken, cancellationToken);

@@ -54,6 +54,12 @@ public interface IMemoryStore
     Task<IReadOnlyList<ArchiveCandidate>> ReadArchiveCandidatesAsync(
         string userId, IReadOnlyList<string> ids, ReadOnlyMemory<float>? vector, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The stored vectors of these archive items of the user, by id; an item stored without one, or
+    /// not stored at all, is left out. The export reads them a page of items at a time.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, ReadOnlyMemory<float>>> GetArchiveVectorsAsync(string userId, IReadOnlyList<string> ids, CancellationToken cancellationToken = default);
+
     /// <summary>Newest first; <paramref name="sessionId"/> null means every session.</summary>
     Task<Page<ConversationMessage>> ListMessagesAsync(
         string userId, string? sessionId, int limit, string? continuationToken, CancellationToken cancellationToken = default);

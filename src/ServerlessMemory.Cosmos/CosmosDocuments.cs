@@ -185,6 +185,13 @@ internal sealed class ArchiveDocument : CosmosDocument
     }
 }
 
+/// <summary>An archive item's vector only, as the export reads it.</summary>
+internal sealed class ArchiveVectorRow
+{
+    [JsonPropertyName("id")] public required string Id { get; init; }
+    [JsonPropertyName("embedding")] public float[]? Embedding { get; init; }
+}
+
 internal sealed class MessageDocument : CosmosDocument
 {
     public const string Prefix = "message:";

@@ -304,6 +304,19 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
     /// <summary>A lexical match as <see cref="CosmosQueries.ArchiveLexical"/> reads it.</summary>
     private sealed record LexicalRow([property: System.Text.Json.Serialization.JsonPropertyName("id")] string Id, [property: System.Text.Json.Serialization.JsonPropertyName("content")] string Content);
 
+    /// <summary>One query for the page of ids, in the user's partition.</summary>
+    public async Task<IReadOnlyDictionary<string, ReadOnlyMemory<float>>> GetArchiveVectorsAsync(
+        string userId, IReadOnlyList<string> ids, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Count == 0) return new Dictionary<string, ReadOnlyMemory<float>>();
+        var meter = RequestMeter.Start();
+        var rows = await QueryAsync<ArchiveVectorRow>(userId, CosmosQueries.ArchiveVectorsQuery(userId, [.. ids.Select(ArchiveDocument.DocumentId)]), meter, cancellationToken);
+        Log(nameof(GetArchiveVectorsAsync), userId, meter);
+        return rows.Where(r => r.Embedding is { Length: > 0 })
+            .ToDictionary(r => DocumentIds.Unescape(r.Id[ArchiveDocument.Prefix.Length..]), r => (ReadOnlyMemory<float>)r.Embedding!, StringComparer.Ordinal);
+    }
+
     public async Task<Page<ConversationMessage>> ListMessagesAsync(
         string userId, string? sessionId, int limit, string? continuationToken, CancellationToken cancellationToken = default)
     {

@@ -136,6 +136,13 @@ internal static class CosmosQueries
         "SELECT c.id, c.userId, c.content, c._etag FROM c WHERE c.userId = @userId AND c.type = 'archive' AND c.pendingVector = true " +
         "AND (NOT IS_DEFINED(c.forgetAt) OR IS_NULL(c.forgetAt) OR c.forgetAt > @now)";
 
+    /// <summary>The vectors of a page of archive items, for the export: by document id, in one partition.</summary>
+    public const string ArchiveVectors =
+        "SELECT c.id, c.embedding FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ARRAY_CONTAINS(@ids, c.id) AND IS_DEFINED(c.embedding)";
+
+    public static QueryDefinition ArchiveVectorsQuery(string userId, string[] documentIds) =>
+        new QueryDefinition(ArchiveVectors).WithParameter("@userId", userId).WithParameter("@ids", documentIds);
+
     public static QueryDefinition ListArchiveQuery(string userId) =>
         new QueryDefinition(ListArchive).WithParameter("@userId", userId);
 

@@ -26,6 +26,22 @@ public sealed partial class SqliteMemoryStore
         return items.Count == 0 ? null : items[0].Item;
     }
 
+    /// <summary>Through the (user_id, id) key, one statement for the page of ids.</summary>
+    public async Task<IReadOnlyDictionary<string, ReadOnlyMemory<float>>> GetArchiveVectorsAsync(
+        string userId, IReadOnlyList<string> ids, CancellationToken cancellationToken = default)
+    {
+        var vectors = new Dictionary<string, ReadOnlyMemory<float>>(StringComparer.Ordinal);
+        if (ids.Count == 0) return vectors;
+        await using var connection = Open();
+        await using var command = Command(connection,
+            "SELECT id, embedding FROM archive WHERE user_id = $u AND id IN (SELECT value FROM json_each($ids)) AND embedding IS NOT NULL",
+            ("$u", userId), ("$ids", JsonSerializer.Serialize(ids)));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            vectors[reader.GetString(0)] = VectorIndex.FromBlob((byte[])reader.GetValue(1)).ToArray();
+        return vectors;
+    }
+
     public async Task<Page<ArchiveItem>> ListArchiveAsync(string userId, int limit, string? continuationToken, CancellationToken cancellationToken = default)
     {
         var (created, seq) = ParseToken(continuationToken);

@@ -39,6 +39,33 @@ public sealed class ClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Export_streams_the_document_to_a_stream_and_reports_the_bytes()
+    {
+        using var service = new ServiceFactory();
+        var memory = Client(service);
+        foreach (var i in Enumerable.Range(0, 30))
+            await memory.AddArchiveItemAsync("exporter", new NewArchiveMemory($"memory number {i}", CreatedAt: new DateTimeOffset(2025, 6, 1, 10, 0, i, TimeSpan.Zero)));
+        var reports = new List<long>();
+        var progress = new SynchronousProgress(reports.Add);
+        using var file = new MemoryStream();
+
+        await memory.ExportAsync("exporter", file, progress);
+
+        var document = JsonDocument.Parse(file.ToArray()).RootElement;
+        Assert.Equal("serverless-memory/1", document.GetProperty("format").GetString());
+        Assert.Equal(30, document.GetProperty("archive").GetArrayLength());
+        Assert.Equal(file.Length, reports[^1]);
+        Assert.Equal(reports.Order(), reports);
+        await Assert.ThrowsAsync<ServerlessMemoryValidationException>(() => memory.ExportAsync("bad user", new MemoryStream()));
+    }
+
+    /// <summary>Reports on the caller's thread, in order (Progress&lt;T&gt; posts to the thread pool).</summary>
+    private sealed class SynchronousProgress(Action<long> report) : IProgress<long>
+    {
+        public void Report(long value) => report(value);
+    }
+
+    [Fact]
     public async Task Every_route_answers_through_the_typed_client()
     {
         _model.Chat = request => IsExtraction(request)

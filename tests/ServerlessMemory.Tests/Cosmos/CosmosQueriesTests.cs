@@ -56,6 +56,10 @@ public sealed class CosmosQueriesTests
             "SELECT TOP 1 VALUE c.userId FROM c WHERE c.userId > @after AND STARTSWITH(c.userId, @prefix) ORDER BY c.userId"
         },
         {
+            nameof(CosmosQueries.ArchiveVectors),
+            "SELECT c.id, c.embedding FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ARRAY_CONTAINS(@ids, c.id) AND IS_DEFINED(c.embedding)"
+        },
+        {
             nameof(CosmosQueries.UserArchiveWithoutVector),
             "SELECT c.id, c.userId, c.content, c._etag FROM c WHERE c.userId = @userId AND c.type = 'archive' AND c.pendingVector = true " +
             "AND (NOT IS_DEFINED(c.forgetAt) OR IS_NULL(c.forgetAt) OR c.forgetAt > @now)"
@@ -90,9 +94,11 @@ public sealed class CosmosQueriesTests
     }
 
     [Fact]
-    public void No_query_reads_embeddings_or_terms_back()
+    public void No_query_reads_embeddings_or_terms_back_but_the_exports_read_of_vectors()
     {
-        foreach (var query in Queries)
+        Assert.StartsWith("SELECT c.id, c.embedding FROM c WHERE c.userId = @userId AND c.type = 'archive' AND ARRAY_CONTAINS(@ids, c.id)",
+            CosmosQueries.ArchiveVectors, StringComparison.Ordinal);
+        foreach (var query in Queries.Where(q => q.Name != nameof(CosmosQueries.ArchiveVectors)))
         {
             var select = ((string)query.GetRawConstantValue()!).Split(" FROM c")[0];
             Assert.DoesNotMatch(@"(SELECT|TOP @top|,)\s*c\.(embedding|terms)\b", select);

@@ -117,6 +117,22 @@ public abstract class MemoryStoreContract
     }
 
     [ConditionalFact]
+    public virtual async Task Vectors_are_read_by_id_for_the_items_that_have_one()
+    {
+        var user = NewUser();
+        var with = Item("has a vector", embedding: [0.25f, -1, 3]);
+        var without = Item("has none") with { Embedding = null };
+        await Store.CommitAsync(user, new() { ArchiveAdds = [with, without] });
+        await Store.CommitAsync(NewUser(), new() { ArchiveAdds = [Item("has a vector", embedding: [9, 9, 9])] });
+
+        var vectors = await Store.GetArchiveVectorsAsync(user, [with.Id, without.Id, "absent"]);
+
+        Assert.Equal([with.Id], vectors.Keys);
+        Assert.Equal([0.25f, -1, 3], vectors[with.Id].ToArray());
+        Assert.Empty(await Store.GetArchiveVectorsAsync(user, []));
+    }
+
+    [ConditionalFact]
     public virtual async Task Adding_the_same_memory_again_keeps_the_first()
     {
         var user = NewUser();

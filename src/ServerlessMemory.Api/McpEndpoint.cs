@@ -25,10 +25,10 @@ public static class McpMemoryServer
     // Tool results are read by models: Chinese stays Chinese rather than \u escapes.
     private static readonly JsonSerializerOptions Readable = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>What <c>tools/list</c> answers: the chat model's tools, then the aliases dispatch accepts.</summary>
-    public static IList<Tool> Tools { get; } =
+    /// <summary>What <c>tools/list</c> answers: the chat model's tools (with the engine's limits), then the aliases dispatch accepts.</summary>
+    public static IList<Tool> Tools(MemoryEngine engine) =>
     [
-        .. MemoryTools.Definitions.Concat(MemoryTools.AliasDefinitions)
+        .. engine.Tools.Concat(MemoryTools.AliasDefinitions)
             .Select(d => new Tool { Name = d.Name, Description = d.Description, InputSchema = d.Parameters }),
     ];
 
@@ -42,7 +42,8 @@ public static class McpMemoryServer
         options.Capabilities ??= new ServerCapabilities();
         options.Capabilities.Tools ??= new ToolsCapability();
         options.ServerInstructions = "Long-term memory tools (MemGPT/Letta style): core memory blocks, a searchable archive and the conversation, of one user.";
-        options.Handlers.ListToolsHandler = (_, _) => ValueTask.FromResult(new ListToolsResult { Tools = Tools });
+        var tools = Tools(request.HttpContext.RequestServices.GetRequiredService<MemoryEngine>());
+        options.Handlers.ListToolsHandler = (_, _) => ValueTask.FromResult(new ListToolsResult { Tools = tools });
         options.Handlers.CallToolHandler = (call, cancellationToken) =>
             CallAsync(request, userId, call.Params!, cancellationToken);
     }

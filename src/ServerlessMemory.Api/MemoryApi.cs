@@ -193,14 +193,8 @@ public static partial class MemoryApi
         });
 
     public static Task<IResult> ListTools(HttpRequest request, CancellationToken cancellationToken) =>
-        Run(request, null, (_, _) => Task.FromResult<IResult>(TypedResults.Ok(new
-        {
-            tools = MemoryTools.Definitions.Select(d => new
-            {
-                type = "function",
-                function = new { name = d.Name, description = d.Description, parameters = d.Parameters },
-            }),
-        })));
+        Run(request, null, (_, engine) => Task.FromResult<IResult>(TypedResults.Ok(new ToolListAnswer(
+            [.. engine.Tools.Select(d => new ToolDefinitionDto("function", new ToolFunctionDto(d.Name, d.Description, JsonObject.Create(d.Parameters)!)))]))));
 
     public static Task<IResult> InvokeTool(HttpRequest request, string userId, string name, CancellationToken cancellationToken) =>
         Run(request, userId, async (services, engine) =>

@@ -42,6 +42,9 @@ public sealed partial class MemoryEngine(
     public BlockRewriter? Rewriter { get; } = rewriter;
     internal ILogger Logger { get; } = logger;
 
+    /// <summary>The memory tools with this engine's limits in their schemas (<see cref="MemoryTools.Definitions"/>).</summary>
+    public IReadOnlyList<MemoryToolDefinition> Tools { get; } = MemoryTools.Definitions(limits.Value);
+
     /// <summary>Where searches note their accesses, written in batches; null (a zero interval) writes them with each search.</summary>
     public AccessRecorder? Accesses { get; } = accesses?.Value is { } a && a.FlushInterval > TimeSpan.Zero
         ? new AccessRecorder(store, new DecayModel(decay.Value), a, logger)

@@ -19,21 +19,39 @@ public static class MemoryTools
     public const string UpdateCoreMemory = "update_core_memory";
     public const string SearchConversation = "search_conversation";
 
-    public static IReadOnlyList<MemoryToolDefinition> Definitions { get; } =
-    [
-        Define(SearchArchive,
-            "Search long-term archive memory for things learned in earlier conversations. Use it when the user refers to something not in core memory.",
-            """{"type":"object","properties":{"query":{"type":"string","minLength":1,"maxLength":1000,"description":"What to look for, in the user's language."},"top_k":{"type":"integer","minimum":1,"maximum":20,"description":"How many memories to return (default 5)."}},"required":["query"],"additionalProperties":false}"""),
-        Define(ArchiveContent,
-            "Store something worth remembering later in archive memory: facts, events, details too long or too specific for core memory.",
-            """{"type":"object","properties":{"content":{"type":"string","minLength":1,"maxLength":4000,"description":"The memory, as a self-contained sentence."},"type":{"type":"string","enum":["identity","preference","fact","context","trivial"],"description":"How long it should be kept: identity is never forgotten, trivial fades within hours (default fact)."},"importance":{"type":"number","minimum":0,"maximum":1,"description":"0 to 1 (default 0.5)."}},"required":["content"],"additionalProperties":false}"""),
-        Define(UpdateCoreMemory,
-            "Edit a block of core memory, which is always in your prompt. mode append adds value as a new line; replace with old replaces that exact text by value; replace without old overwrites the block.",
-            """{"type":"object","properties":{"field":{"type":"string","description":"The block's label, e.g. human, preferences, key_facts, active_goals."},"value":{"type":"string","description":"The text to add, or the new text."},"mode":{"type":"string","enum":["append","replace"],"description":"append (default) or replace."},"old":{"type":"string","description":"With replace: the exact text to replace."}},"required":["field","value"],"additionalProperties":false}"""),
-        Define(SearchConversation,
-            "Search earlier messages of the conversation, including those no longer in your prompt.",
-            """{"type":"object","properties":{"query":{"type":"string","minLength":1,"maxLength":1000},"limit":{"type":"integer","minimum":1,"maximum":50,"description":"How many messages to return (default 10)."}},"required":["query"],"additionalProperties":false}"""),
-    ];
+    /// <summary>The tools the model is offered, in the order it is offered them.</summary>
+    public static IReadOnlyList<string> Names { get; } = [SearchArchive, ArchiveContent, UpdateCoreMemory, SearchConversation];
+
+    /// <summary>A query's longest text, in characters (searches of the archive and of the conversation).</summary>
+    private const int QueryChars = 1000;
+
+    /// <summary>A conversation search's most results.</summary>
+    private const int MaxConversationResults = 50;
+
+    /// <summary>
+    /// The tools as the model, <c>GET /api/tools</c> and MCP's <c>tools/list</c> see them, with the limits
+    /// <see cref="InvokeAsync"/> enforces read from <paramref name="limits"/>: the schema says what a call may
+    /// hold under the settings the service runs with (<see cref="MemoryEngine.Tools"/> keeps them).
+    /// </summary>
+    public static IReadOnlyList<MemoryToolDefinition> Definitions(MemoryLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        return
+        [
+            Define(SearchArchive,
+                "Search long-term archive memory for things learned in earlier conversations. Use it when the user refers to something not in core memory.",
+                $$$"""{"type":"object","properties":{"query":{"type":"string","minLength":1,"maxLength":{{{QueryChars}}},"description":"What to look for, in the user's language."},"top_k":{"type":"integer","minimum":1,"maximum":{{{limits.MaxTop}}},"description":"How many memories to return (default 5)."}},"required":["query"],"additionalProperties":false}"""),
+            Define(ArchiveContent,
+                "Store something worth remembering later in archive memory: facts, events, details too long or too specific for core memory.",
+                $$$"""{"type":"object","properties":{"content":{"type":"string","minLength":1,"maxLength":{{{limits.ArchiveChars}}},"description":"The memory, as a self-contained sentence."},"type":{"type":"string","enum":["identity","preference","fact","context","trivial"],"description":"How long it should be kept: identity is never forgotten, trivial fades within hours (default fact)."},"importance":{"type":"number","minimum":0,"maximum":1,"description":"0 to 1 (default 0.5)."}},"required":["content"],"additionalProperties":false}"""),
+            Define(UpdateCoreMemory,
+                "Edit a block of core memory, which is always in your prompt. mode append adds value as a new line; replace with old replaces that exact text by value; replace without old overwrites the block.",
+                """{"type":"object","properties":{"field":{"type":"string","description":"The block's label, e.g. human, preferences, key_facts, active_goals."},"value":{"type":"string","description":"The text to add, or the new text."},"mode":{"type":"string","enum":["append","replace"],"description":"append (default) or replace."},"old":{"type":"string","description":"With replace: the exact text to replace."}},"required":["field","value"],"additionalProperties":false}"""),
+            Define(SearchConversation,
+                "Search earlier messages of the conversation, including those no longer in your prompt.",
+                $$$"""{"type":"object","properties":{"query":{"type":"string","minLength":1,"maxLength":{{{QueryChars}}}},"limit":{"type":"integer","minimum":1,"maximum":{{{MaxConversationResults}}},"description":"How many messages to return (default 10)."}},"required":["query"],"additionalProperties":false}"""),
+        ];
+    }
 
     /// <summary>Letta's tool names with Letta's arguments, accepted by dispatch and by the chat turn's tool loop.</summary>
     public static IReadOnlyList<MemoryToolDefinition> AliasDefinitions { get; } =
@@ -60,7 +78,7 @@ public static class MemoryTools
     /// </summary>
     public static IList<AITool> AliasTools { get; } = [.. AliasDefinitions.Select(d => new BoundTool(d, null))];
 
-    public static bool Exists(string name) => Definitions.Any(d => d.Name == name) || Aliases.Contains(name);
+    public static bool Exists(string name) => Names.Contains(name) || Aliases.Contains(name);
 
     /// <summary>Runs a tool; <see cref="MemoryNotFoundException"/> for an unknown name, <see cref="MemoryValidationException"/> for bad arguments.</summary>
     public static async Task<JsonNode> InvokeAsync(MemoryUnitOfWork work, string name, JsonElement arguments, CancellationToken cancellationToken = default)
@@ -71,10 +89,10 @@ public static class MemoryTools
         {
             case SearchArchive:
                 args.Allow("query", "top_k");
-                return await Search(work, args.String("query", 1, 1000)!, args.Int("top_k", 1, limits.MaxTop) ?? 5, cancellationToken);
+                return await Search(work, args.String("query", 1, QueryChars)!, args.Int("top_k", 1, limits.MaxTop) ?? 5, cancellationToken);
             case "archival_memory_search":
                 args.Allow("query", "page", "top_k", "request_heartbeat");
-                return await Search(work, args.String("query", 1, 1000)!, args.Int("top_k", 1, limits.MaxTop) ?? 5, cancellationToken);
+                return await Search(work, args.String("query", 1, QueryChars)!, args.Int("top_k", 1, limits.MaxTop) ?? 5, cancellationToken);
 
             case ArchiveContent:
                 args.Allow("content", "type", "importance");
@@ -105,7 +123,7 @@ public static class MemoryTools
             case SearchConversation:
             case "conversation_search":
                 args.Allow("query", "limit", "page", "request_heartbeat");
-                return await Conversation(work, args.String("query", 1, 1000)!, args.Int("limit", 1, 50) ?? 10, cancellationToken);
+                return await Conversation(work, args.String("query", 1, QueryChars)!, args.Int("limit", 1, MaxConversationResults) ?? 10, cancellationToken);
 
             default:
                 throw new MemoryNotFoundException($"There is no memory tool '{name}'.");
@@ -139,7 +157,7 @@ public static class MemoryTools
 
     /// <summary>The tools as Microsoft.Extensions.AI functions bound to one unit of work.</summary>
     public static IList<AITool> AsAITools(MemoryUnitOfWork work) =>
-        [.. Definitions.Select(d => new BoundTool(d, work))];
+        [.. work.Engine.Tools.Select(d => new BoundTool(d, work))];
 
     private static async Task<JsonNode> Search(MemoryUnitOfWork work, string query, int top, CancellationToken cancellationToken)
     {

@@ -21,7 +21,7 @@ public sealed class FunctionsHostEcosystemTests(FunctionsAppFixture app) : IClas
         var bad = await client.CallToolAsync("archive_content", new Dictionary<string, object?> { ["content"] = "" });
 
         Assert.True(string.CompareOrdinal(client.NegotiatedProtocolVersion, "2025-06-18") >= 0, client.NegotiatedProtocolVersion);
-        Assert.Equal(MemoryTools.Definitions.Count + MemoryTools.AliasDefinitions.Count, tools.Count);
+        Assert.Equal(MemoryTools.Names.Count + MemoryTools.AliasDefinitions.Count, tools.Count);
         Assert.NotEqual(true, edited.IsError);
         Assert.True(bad.IsError);
         Assert.Contains("小明", ((TextContentBlock)edited.Content.Single()).Text, StringComparison.Ordinal);

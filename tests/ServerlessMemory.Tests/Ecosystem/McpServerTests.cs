@@ -61,7 +61,7 @@ public sealed class McpServerTests : IAsyncLifetime
 
         var tools = await client.ListToolsAsync();
 
-        Assert.Equal([.. MemoryTools.Definitions.Select(d => d.Name), .. MemoryTools.Aliases.Order(StringComparer.Ordinal)],
+        Assert.Equal([.. MemoryTools.Names, .. MemoryTools.Aliases.Order(StringComparer.Ordinal)],
             [.. tools.Take(4).Select(t => t.Name), .. tools.Skip(4).Select(t => t.Name).Order(StringComparer.Ordinal)]);
         var listed = (await Ok(await http.GetAsync("/api/tools")))["tools"]!.AsArray();
         foreach (var definition in listed)

@@ -12,7 +12,7 @@ namespace ServerlessMemory.Core;
 /// and "allergy", "hiking" and "hiked" meet; CJK text has none, so it is cut into overlapping
 /// character bigrams (项目 in 当前项目是客户流失预测), and single characters are indexed too so that
 /// a one-character query finds something. Stores index <see cref="ForIndex"/>; queries use
-/// <see cref="ForQuery"/>, which also leaves out stop words. <see cref="Version"/> names this
+/// <see cref="ForQuery"/>, which also leaves out stop words (and Chinese question words' bigrams). <see cref="Version"/> names this
 /// analysis: a store that kept terms of another version must index them again.
 /// </summary>
 public static class LexicalTerms
@@ -32,6 +32,14 @@ public static class LexicalTerms
         "his", "her", "him", "their", "us", "when", "where", "why", "any", "some", "all", "into", "out",
         "up", "down", "over", "also", "get", "got", "ll", "re", "ve", "d", "m", "let", "like",
     ], StringComparer.Ordinal);
+
+    // Chinese has its question words too: a question says 什么 (what), a memory rarely does, so a bigram
+    // inside one of these would match only the odd memory that happens to hold it. Queries leave out
+    // every bigram inside these words (为什么 gives 为什 and 什么), as English leaves out "what".
+    private static readonly HashSet<string> ChineseQuestionBigrams = new(
+        new[] { "什么", "为什么", "怎么", "怎么样", "怎样", "哪里", "哪儿", "哪个", "哪些", "多少" }
+            .SelectMany(word => Enumerable.Range(0, word.Length - 1).Select(i => word.Substring(i, 2))),
+        StringComparer.Ordinal);
 
     public static IReadOnlyList<string> ForIndex(string text) => Terms(text, forQuery: false);
 
@@ -135,7 +143,11 @@ public static class LexicalTerms
             while (chars.MoveNext()) units.Add((string)chars.Current);
             if (units.Count == 1 || !forQuery)
                 foreach (var c in units) emit(c);
-            for (var i = 0; i + 1 < units.Count; i++) emit(units[i] + units[i + 1]);
+            for (var i = 0; i + 1 < units.Count; i++)
+            {
+                var bigram = units[i] + units[i + 1];
+                if (!forQuery || !ChineseQuestionBigrams.Contains(bigram)) emit(bigram);
+            }
         }
 
         var at = 0;

@@ -25,6 +25,16 @@ public class LexicalTermsTests
     }
 
     [Fact]
+    public void A_chinese_question_leaves_out_its_question_words_as_english_leaves_out_what()
+    {
+        Assert.DoesNotContain("什么", LexicalTerms.ForQuery("我在做什么项目？"));
+        Assert.DoesNotContain("为什", LexicalTerms.ForQuery("他为什么搬家"));
+        Assert.Contains("搬家", LexicalTerms.ForQuery("他为什么搬家"));
+        // A memory keeps them: only the question drops them.
+        Assert.Contains("什么", LexicalTerms.ForIndex("他问我想吃什么"));
+    }
+
+    [Fact]
     public void English_drops_stop_words_only_in_queries_and_stems_words_everywhere()
     {
         var query = LexicalTerms.ForQuery("What projects did I say I was working on?");

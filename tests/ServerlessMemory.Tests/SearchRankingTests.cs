@@ -70,6 +70,26 @@ public class SearchRankingTests
     }
 
     [Fact]
+    public void A_question_wrapped_in_chatter_still_finds_what_its_real_words_match()
+    {
+        // The chatter's words are in other memories, so they swell what a full match of the whole
+        // question would score; the memory that answers holds only the question's last words.
+        const string answer = "周三下午和王医生在仁和医院复查";
+        var ranked = Ranked(
+            "哎呀，上周末和同事去爬山累坏了，妈妈又说下个月要来北京住，家里还在装修，新买的加湿器也坏了，最近真是忙死了，" +
+            "周末又要加班，天气也不好，孩子还感冒了，晚上也睡不好，心情有点烦躁，工作上的事情也很多……我本来想问的是，我复查的医院叫什么？",
+            Words(
+            [
+                answer, "最近在学吉他，每天练半小时", "上个周末去了海边看日出", "公司下个月要加班赶项目进度", "天气预报说明天有大雨",
+                "孩子喜欢画画和搭积木", "感冒药放在客厅的抽屉里", "晚上七点和朋友在火锅店吃饭", "心情低落时会去公园跑步",
+                "烦躁的时候喜欢听古典音乐", "工作地点在上海浦东新区", "装修的事情下周再商量", "买了一个新的加湿器",
+                "妈妈下个月来北京住两周", "睡前会看二十分钟的书", "最喜欢的水果是芒果", "上周末和同事去爬了香山",
+            ]));
+
+        Assert.Contains(answer, ranked.Take(10));
+    }
+
+    [Fact]
     public void A_query_of_stop_words_only_finds_nothing()
     {
         Assert.Empty(LexicalTerms.ForQuery("what is the and of it?"));

@@ -110,7 +110,7 @@ public sealed class MemoryExport(MemoryEngine engine)
         if (writer.BytesPending >= FlushBytes) await writer.FlushAsync(cancellationToken);
     }
 
-    private static void WriteBlock(Utf8JsonWriter writer, MemoryBlock block)
+    internal static void WriteBlock(Utf8JsonWriter writer, MemoryBlock block)
     {
         writer.WriteStartObject();
         writer.WriteString("label", block.Label);
@@ -127,7 +127,7 @@ public sealed class MemoryExport(MemoryEngine engine)
         writer.WriteEndObject();
     }
 
-    private static void WriteItem(Utf8JsonWriter writer, ArchiveItem item, IReadOnlyDictionary<string, ReadOnlyMemory<float>>? vectors)
+    internal static void WriteItem(Utf8JsonWriter writer, ArchiveItem item, IReadOnlyDictionary<string, ReadOnlyMemory<float>>? vectors)
     {
         writer.WriteStartObject();
         writer.WriteString("id", item.Id);
@@ -160,7 +160,7 @@ public sealed class MemoryExport(MemoryEngine engine)
         writer.WriteEndObject();
     }
 
-    private static void WriteMessage(Utf8JsonWriter writer, ConversationMessage message)
+    internal static void WriteMessage(Utf8JsonWriter writer, ConversationMessage message)
     {
         writer.WriteStartObject();
         writer.WriteString("id", message.Id);

@@ -9,7 +9,8 @@
 //
 // What is mended or added, each as the service documents it:
 // - reads of a missing document answer 404 (the package's handler crashes with a 500);
-// - a conditional patch's `FROM c WHERE ...` keeps its case (the package lowercases it);
+// - a conditional patch's `FROM c WHERE ...` keeps its case (the package lowercases it) and is
+//   checked against the target document only (the package checks every partition's document of that id);
 // - query responses say `x-ms-cosmos-query-requiresdistribution: false`, so the .NET SDK's
 //   optimistic direct execution (switched on by the tests only) runs a single-partition query
 //   as it is instead of asking for a query plan, which this server cannot make;
@@ -88,12 +89,28 @@ function escape(text) {
 }
 
 // Conditional patches: the package lowercases a "FROM c WHERE ..." condition, property names and
-// string literals included; hand it the condition as a whole query, in its own case.
+// string literals included, and checks it against every document of that id in the container, in
+// any partition. The condition is checked here, in its own case, against the target document only.
 const patchOperations = require(`${lib}/handler/_patch-operations`);
+const { parsePartitionKey } = require(`${lib}/utils/get-partition-from-header`);
+const cosmosQuery = require("@zeit/cosmosdb-query").default;
 const patch = patchOperations.patchOperation;
 patchOperations.patchOperation = (collection, input) => {
   const clause = /^\s*FROM\s+c\s+WHERE\s+(.*)$/is.exec(input.condition || "");
-  return patch(collection, clause ? { ...input, condition: `SELECT * FROM c WHERE c.id = @id AND (${clause[1]})` } : input);
+  if (!clause) return patch(collection, input);
+  const target = collection.document(input.id, parsePartitionKey(input.partitionKey, input.id)).read();
+  if (target) {
+    let holds;
+    try {
+      holds = cosmosQuery(`SELECT * FROM c WHERE (${clause[1]})`).exec([target]).result.length > 0;
+    } catch {
+      return { statusCode: 400, body: { code: "BadRequest", message: "Invalid condition in patch request." } };
+    }
+    if (!holds) {
+      return { statusCode: 412, body: { code: "PreconditionFailed", message: "Condition specified in the patch request is not satisfied." } };
+    }
+  }
+  return patch(collection, { ...input, condition: undefined });
 };
 
 // Transactional batches, atomic.

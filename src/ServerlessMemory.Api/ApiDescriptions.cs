@@ -13,7 +13,8 @@ public sealed record ContextRequest(string Message, string? SessionId, int? Toke
 public sealed record TurnsRequest(string? SessionId, IReadOnlyList<TurnMessageDto> Messages);
 public sealed record TurnMessageDto(string Role, string Content);
 public sealed record PutBlockRequest(string Value, string? Description, int? Limit, bool? ReadOnly);
-public sealed record AddArchiveRequest(string Content, string? Type, double? Importance, DateTimeOffset? CreatedAt, IReadOnlyDictionary<string, string>? Metadata);
+public sealed record AddArchiveRequest(string Content, string? Type, double? Importance, DateTimeOffset? CreatedAt, IReadOnlyDictionary<string, string>? Metadata,
+    IReadOnlyList<string>? Supersedes = null);
 public sealed record HealthAnswer(string Status, string Store, string Model, DecayAnswer Decay);
 /// <summary>The forgetting model's settings, so a client can draw a memory's strength until its <c>forgetAt</c>.</summary>
 public sealed record DecayAnswer(double Threshold, IReadOnlyDictionary<string, double> Rates, double AccessBonusPerAccess, double AccessBonusMax);
@@ -33,7 +34,7 @@ public sealed record ExportDocument(string Format, string UserId, DateTimeOffset
 public sealed record ExportCore(IReadOnlyList<MemoryBlock> Blocks);
 public sealed record ExportArchiveItem(string Id, string Content, string Type, double Importance, DateTimeOffset CreatedAt, DateTimeOffset EnteredAt,
     DateTimeOffset LastAccessedAt, int AccessCount, DateTimeOffset? ForgetAt, DateTimeOffset? SupersededAt, string? SupersededBy,
-    IReadOnlyDictionary<string, string> Metadata, float[]? Vector);
+    IReadOnlyDictionary<string, string> Metadata, float[]? Vector, IReadOnlyList<ArchiveInterval>? History = null);
 public sealed record ExportSession(string SessionId, string Summary, DateTimeOffset? SummarizedThrough);
 
 /// <summary>A query parameter of a route, for the OpenAPI document (the handlers read the query themselves).</summary>

@@ -17,12 +17,13 @@ public sealed record ArchiveItemDto(
     int AccessCount, IReadOnlyDictionary<string, string> Metadata, DateTimeOffset? ForgetAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ScoreDto? Score,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? SupersededAt = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SupersededBy = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SupersededBy = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ArchiveInterval>? History = null)
 {
     public static ArchiveItemDto From(ArchiveItem item, Score? score = null) => new(
         item.Id, item.Content, item.Type.ToName(), item.Importance, item.CreatedAt, item.EnteredAt, item.LastAccessedAt, item.AccessCount,
         item.Metadata, item.ForgetAt, score is null ? null : new(Round(score.Total), Round(score.Relevance), Round(score.Decay), Round(score.AccessBonus)),
-        item.SupersededAt, item.SupersededBy);
+        item.SupersededAt, item.SupersededBy, item.Intervals is { Count: > 0 } history ? history : null);
 
     private static double Round(double d) => Math.Round(d, 6);
 }
@@ -114,7 +115,7 @@ public static partial class MemoryApi
         Run(request, userId, async (services, engine) =>
         {
             var body = await RequestBody.ReadObjectAsync(request, engine.Limits.RequestBodyBytes, cancellationToken,
-                "content", "type", "importance", "createdAt", "metadata");
+                "content", "type", "importance", "createdAt", "metadata", "supersedes");
             var content = body.String("content", required: true)!;
             if (content.Trim().Length == 0) throw new MemoryValidationException("content", "'content' must not be empty.");
             Characters.AtMost(content, engine.Limits.ArchiveChars, "content");
@@ -124,8 +125,9 @@ public static partial class MemoryApi
             var importance = body.Number("importance", 0, 1) ?? 0.5;
             var createdAt = CreatedAt(body, engine.Time.GetUtcNow());
             var metadata = Metadata(body, engine.Limits);
+            var supersedes = Supersedes(body);
 
-            var (item, created) = await engine.AddArchiveAsync(userId, new NewMemory(content, type, importance, createdAt, metadata), cancellationToken);
+            var (item, created) = await engine.AddArchiveAsync(userId, new NewMemory(content, type, importance, createdAt, metadata), supersedes, cancellationToken);
             var dto = ArchiveItemDto.From(item);
             return created
                 ? TypedResults.Created($"/api/users/{Uri.EscapeDataString(userId)}/memory/archive/{item.Id}", dto)
@@ -296,6 +298,19 @@ public static partial class MemoryApi
         return createdAt > now.AddMinutes(1)
             ? throw new MemoryValidationException("createdAt", "'createdAt' must not be in the future.")
             : createdAt.ToUniversalTime();
+    }
+
+    /// <summary>The most archive ids one add may supersede.</summary>
+    public const int MaxSupersedes = 20;
+
+    /// <summary>The archive ids an add replaces: distinct, each an archive id.</summary>
+    private static IReadOnlyCollection<string> Supersedes(JsonElement body)
+    {
+        if (!body.TryGetProperty("supersedes", out var ids) || ids.ValueKind == JsonValueKind.Null) return [];
+        if (ids.ValueKind != JsonValueKind.Array || ids.GetArrayLength() > MaxSupersedes
+            || ids.EnumerateArray().Any(i => i.ValueKind != JsonValueKind.String || !ArchiveIdPattern().IsMatch(i.GetString()!)))
+            throw new MemoryValidationException("supersedes", $"'supersedes' is an array of at most {MaxSupersedes} archive ids (32 characters of 0-9 a-f).");
+        return [.. ids.EnumerateArray().Select(i => i.GetString()!).Distinct(StringComparer.Ordinal)];
     }
 
     private static Dictionary<string, string>? Metadata(JsonElement body, MemoryLimits limits)

@@ -29,18 +29,30 @@ public static class MemoryTypes
     public const string Trivial = "trivial";
 }
 
-/// <summary>A memory to add to the archive.</summary>
+/// <summary>
+/// A memory to add to the archive; it replaces the memories <see cref="Supersedes"/> names (their ids),
+/// which become history. A superseded memory added again is current again, from its <see cref="CreatedAt"/>.
+/// </summary>
 public sealed record NewArchiveMemory(
     string Content, string? Type = null, double? Importance = null, DateTimeOffset? CreatedAt = null,
-    IReadOnlyDictionary<string, string>? Metadata = null);
+    IReadOnlyDictionary<string, string>? Metadata = null, IReadOnlyList<string>? Supersedes = null);
 
 /// <summary>Why a search ranked an item where it did.</summary>
 public sealed record ArchiveScore(double Total, double Relevance, double Decay, double AccessBonus);
 
-/// <summary>A memory in the archive: <see cref="CreatedAt"/> when it happened or was said, <see cref="EnteredAt"/> when it entered memory (decay runs from then).</summary>
+/// <summary>
+/// A memory in the archive: <see cref="CreatedAt"/> when it happened or was said (for one stated again,
+/// when it was stated again), <see cref="EnteredAt"/> when it entered memory (decay runs from then).
+/// A superseded one has <see cref="SupersededAt"/> and, when something replaced it, <see cref="SupersededBy"/>;
+/// <see cref="History"/> holds each period it was true that has ended (null: none).
+/// </summary>
 public sealed record ArchiveItem(
     string Id, string Content, string Type, double Importance, DateTimeOffset CreatedAt, DateTimeOffset EnteredAt, DateTimeOffset LastAccessedAt,
-    int AccessCount, IReadOnlyDictionary<string, string> Metadata, DateTimeOffset? ForgetAt, ArchiveScore? Score);
+    int AccessCount, IReadOnlyDictionary<string, string> Metadata, DateTimeOffset? ForgetAt, ArchiveScore? Score,
+    DateTimeOffset? SupersededAt = null, string? SupersededBy = null, IReadOnlyList<ArchiveInterval>? History = null);
+
+/// <summary>A period when a memory was true, and the id of the memory that ended it (null: retracted without a replacement).</summary>
+public sealed record ArchiveInterval(DateTimeOffset From, DateTimeOffset To, string? SupersededBy);
 
 /// <summary>An added archive memory; <see cref="Created"/> is false when the same content was stored already.</summary>
 public sealed record ArchiveAddResult(ArchiveItem Item, bool Created);

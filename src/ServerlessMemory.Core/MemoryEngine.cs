@@ -88,13 +88,26 @@ public sealed partial class MemoryEngine(
     }
 
     /// <summary>Adds a memory; returns the stored one and whether it is new (false: the same content was there).</summary>
-    public async Task<(ArchiveItem Item, bool Created)> AddArchiveAsync(string userId, NewMemory memory, CancellationToken cancellationToken = default)
+    public Task<(ArchiveItem Item, bool Created)> AddArchiveAsync(string userId, NewMemory memory, CancellationToken cancellationToken = default) =>
+        AddArchiveAsync(userId, memory, [], cancellationToken);
+
+    /// <summary>
+    /// Adds a memory (or states a superseded one again: current again) that replaces the memories
+    /// <paramref name="supersedes"/> names. One that is not a current memory other than this one is a
+    /// validation error, and nothing is written.
+    /// </summary>
+    public async Task<(ArchiveItem Item, bool Created)> AddArchiveAsync(string userId, NewMemory memory, IReadOnlyCollection<string> supersedes,
+        CancellationToken cancellationToken = default)
     {
         var work = Begin(userId);
         var result = await work.AddArchiveAsync(memory, cancellationToken);
+        foreach (var id in supersedes)
+            // A restatement may have retired it already, as what had replaced this memory.
+            if (!await work.SupersedeAsync(id, result.Item.Id, cancellationToken) && !work.Supersedes(id, result.Item.Id))
+                throw new MemoryValidationException("supersedes", $"'supersedes' names '{id}', which is not a current archive memory other than this one.");
         await work.CommitAsync(cancellationToken);
-        // A concurrent request stored the same memory first: it is not new, and what is stored is theirs.
-        if (result.Created && work.SkippedAdds.TryGetValue(result.Item.Id, out var stored) && stored is not null)
+        // A concurrent request stored the same memory first, or stated it again first: what is stored is theirs.
+        if (work.SkippedAdds.TryGetValue(result.Item.Id, out var stored) && stored is not null)
             return (stored, false);
         return result;
     }

@@ -142,6 +142,18 @@ public sealed class MemoryExport(MemoryEngine engine)
         WriteTime(writer, "supersededAt", item.SupersededAt);
         if (item.SupersededBy is { } by) writer.WriteString("supersededBy", by);
         else writer.WriteNull("supersededBy");
+        // Each period it was true that has ended, a restated memory's earlier ones included.
+        writer.WriteStartArray("history");
+        foreach (var interval in item.Intervals)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("from", UtcTime.ToText(interval.From));
+            writer.WriteString("to", UtcTime.ToText(interval.To));
+            if (interval.SupersededBy is { } end) writer.WriteString("supersededBy", end);
+            else writer.WriteNull("supersededBy");
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
         writer.WriteStartObject("metadata");
         foreach (var (key, value) in item.Metadata.OrderBy(m => m.Key, StringComparer.Ordinal)) writer.WriteString(key, value);
         writer.WriteEndObject();

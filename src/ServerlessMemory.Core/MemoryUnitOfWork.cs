@@ -22,6 +22,8 @@ public sealed class MemoryUnitOfWork
     private readonly Dictionary<string, DateTimeOffset> _renewing = [];
     private readonly Dictionary<string, ArchiveItem?> _skipped = [];
     private readonly Dictionary<string, ArchiveSupersession> _supersessions = [];
+    /// <summary>Superseded memories stated again, current again once committed.</summary>
+    private readonly Dictionary<string, (ArchiveRestatement Restatement, ArchiveItem Item)> _restatements = [];
     /// <summary>Stored memories this unit's searches returned, as read: accesses that count only once the unit commits.</summary>
     private readonly Dictionary<string, Read> _reads = [];
     private readonly List<ConversationMessage> _messages = [];
@@ -105,9 +107,18 @@ public sealed class MemoryUnitOfWork
         var content = memory.Content.Trim();
         var id = LexicalTerms.ContentHash(content);
         if (_adds.TryGetValue(id, out var pending)) return (pending, false);
+        if (_restatements.TryGetValue(id, out var restated)) return (restated.Item, false);
         var now = _engine.Now();
         var existing = await _engine.Store.GetArchiveItemAsync(UserId, id, cancellationToken);
-        if (existing is not null && !IsForgotten(existing, now)) return (existing, false);
+        if (existing is not null && !IsForgotten(existing, now))
+        {
+            // Said again after it stopped being true: current again from when it was said (unless this
+            // unit itself retired it). Said as of a time it was still true, it is the same past statement.
+            var stated = memory.CreatedAt ?? now;
+            return existing.SupersededAt is { } supersededAt && stated > supersededAt && !_supersessions.ContainsKey(id)
+                ? (await RestateAsync(existing, stated, cancellationToken), false)
+                : (existing, false);
+        }
         // A stored memory past its forgetAt is forgotten already (the sweep just has not removed it):
         // the same content now is a new memory, which takes its place.
         if (existing is not null) _renewing[id] = now;
@@ -159,7 +170,8 @@ public sealed class MemoryUnitOfWork
         var (found, _) = await ArchiveCandidateSearch.FindAsync(_engine.Store, UserId, terms, weights, vector, _engine.Search.Candidates, _engine.Search, _adds.Values, cancellationToken);
         var candidates = found
             .Where(c => !IsForgotten(c.Item, now))
-            .Select(c => _supersessions.TryGetValue(c.Item.Id, out var s) ? c with { Item = c.Item with { SupersededAt = s.At, SupersededBy = s.By } } : c)
+            .Select(c => _supersessions.TryGetValue(c.Item.Id, out var s) ? c with { Item = c.Item with { SupersededAt = s.At, SupersededBy = s.By, History = s.History } }
+                : _restatements.TryGetValue(c.Item.Id, out var r) ? c with { Item = r.Item } : c)
             .Where(c => history || c.Item.SupersededAt is null)
             .ToList();
 
@@ -195,23 +207,87 @@ public sealed class MemoryUnitOfWork
     /// <summary>
     /// Marks a memory superseded by <paramref name="by"/> (a memory that contradicts it; null: it is
     /// simply no longer true). It keeps its content and stays readable, but leaves recall and default
-    /// search. Returns false when there is no such current memory.
+    /// search; its history gains the period that ends now. Returns false when there is no such current
+    /// memory, or when <paramref name="by"/> is not current itself: a replacement that is history
+    /// already could close a cycle (A replaced by B, B by A), and then nothing would be current.
     /// </summary>
-    public async Task<bool> SupersedeAsync(string id, string? by, CancellationToken cancellationToken = default)
+    public async Task<bool> SupersedeAsync(string id, string? by, CancellationToken cancellationToken = default) =>
+        await SupersedeAsync(id, by, null, cancellationToken);
+
+    /// <summary>As the public overload; ended at <paramref name="at"/> (null: now), no earlier than the memory became true.</summary>
+    private async Task<bool> SupersedeAsync(string id, string? by, DateTimeOffset? at, CancellationToken cancellationToken)
     {
-        if (id == by || _supersessions.ContainsKey(id)) return false;
+        if (id == by || _supersessions.ContainsKey(id) || _restatements.ContainsKey(id)) return false;
+        if (by is not null && !await IsCurrentAsync(by, cancellationToken)) return false;
         var now = _engine.Now();
         if (_adds.TryGetValue(id, out var pending))
         {
             if (pending.SupersededAt is not null) return false;
-            _adds[id] = pending with { SupersededAt = now, SupersededBy = by };
+            var end = Max(at ?? now, pending.CreatedAt);
+            _adds[id] = pending with { SupersededAt = end, SupersededBy = by, History = [new(pending.CreatedAt, end, by)] };
         }
         else if (await _engine.Store.GetArchiveItemAsync(UserId, id, cancellationToken) is { SupersededAt: null } stored && !IsForgotten(stored, now))
-            _supersessions[id] = new(id, now, by);
+        {
+            var end = Max(at ?? now, stored.CreatedAt);
+            _supersessions[id] = new(id, end, by) { History = [.. stored.Intervals, new(stored.CreatedAt, end, by)], Since = stored.EnteredAt };
+        }
         else return false;
         _updates.Add(new("archive", "supersede", null, id, by ?? ""));
         return true;
     }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    /// <summary>Whether this unit supersedes <paramref name="id"/> by <paramref name="by"/> (itself, or a restatement of <paramref name="by"/> did).</summary>
+    public bool Supersedes(string id, string by) => _supersessions.TryGetValue(id, out var s) ? s.By == by : _adds.TryGetValue(id, out var a) && a.SupersededBy == by;
+
+    /// <summary>Whether the memory is current as this unit sees it: stored or added, not forgotten, and not superseded.</summary>
+    private async Task<bool> IsCurrentAsync(string id, CancellationToken cancellationToken)
+    {
+        if (_restatements.ContainsKey(id)) return true;
+        if (_supersessions.ContainsKey(id)) return false;
+        var item = _adds.GetValueOrDefault(id) ?? await _engine.Store.GetArchiveItemAsync(UserId, id, cancellationToken);
+        return item is { SupersededAt: null } && !IsForgotten(item, _engine.Now());
+    }
+
+    /// <summary>
+    /// A superseded memory stated again: current again, true from <paramref name="at"/> (when it was
+    /// said again), and entered memory again now, so its decay starts anew as a new memory's would; its
+    /// past periods are kept. What superseded it (the current end of that chain: it may have been
+    /// superseded in turn) stops being true at <paramref name="at"/>, superseded by this one; so the
+    /// chain ends in one current memory and never loops.
+    /// </summary>
+    private async Task<ArchiveItem> RestateAsync(ArchiveItem stored, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var now = _engine.Now();
+        var item = stored with { SupersededAt = null, SupersededBy = null, CreatedAt = at, EnteredAt = now, LastAccessedAt = now, History = stored.Intervals };
+        // To the millisecond, as the stores keep times (as an add does).
+        item = item with { ForgetAt = _engine.Decay.ForgetAt(item) is { } forgetAt ? forgetAt.AddTicks(-(forgetAt.Ticks % TimeSpan.TicksPerMillisecond)) : null };
+        _restatements[item.Id] = (new(item.Id, at, now, stored.SupersededAt!.Value, item.ForgetAt, item.History!), item);
+        _updates.Add(new("archive", "restate", null, item.Id, item.Content));
+
+        var seen = new HashSet<string>(StringComparer.Ordinal) { item.Id };
+        for (var next = stored.SupersededBy; next is not null && seen.Add(next) && seen.Count <= MaxChain;)
+        {
+            if (_supersessions.TryGetValue(next, out var pending))
+            {
+                next = pending.By;
+                continue;
+            }
+            var replacement = _adds.GetValueOrDefault(next) ?? await _engine.Store.GetArchiveItemAsync(UserId, next, cancellationToken);
+            if (replacement is null || IsForgotten(replacement, now)) break;
+            if (replacement.SupersededAt is null)
+            {
+                await SupersedeAsync(next, item.Id, at, cancellationToken);
+                break;
+            }
+            next = replacement.SupersededBy;
+        }
+        return item;
+    }
+
+    /// <summary>How far a restatement follows what superseded it, what superseded that, and so on.</summary>
+    private const int MaxChain = 32;
 
     public void AddMessage(string role, string content, string turnId)
     {
@@ -254,6 +330,7 @@ public sealed class MemoryUnitOfWork
                 ArchiveRenewals = [.. _adds.Values.Where(a => _renewing.ContainsKey(a.Id)).Select(a => new ArchiveRenewal(a, _renewing[a.Id]))],
                 Accesses = accesses,
                 ArchiveSupersessions = [.. _supersessions.Values],
+                ArchiveRestatements = [.. _restatements.Values.Select(r => r.Restatement)],
                 Messages = [.. _messages],
                 Session = _session,
             };
@@ -288,6 +365,7 @@ public sealed class MemoryUnitOfWork
                 _adds.Clear();
                 _renewing.Clear();
                 _supersessions.Clear();
+                _restatements.Clear();
                 _messages.Clear();
                 _session = null;
                 RecordReads(recorder);

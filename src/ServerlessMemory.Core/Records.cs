@@ -30,10 +30,46 @@ public sealed record ArchiveItem
     public DateTimeOffset? SupersededAt { get; init; }
     /// <summary>The id of the memory that replaced it; null when it was retracted without a replacement.</summary>
     public string? SupersededBy { get; init; }
+
+    /// <summary>
+    /// Every period it was true that has ended, oldest first, each from its <see cref="CreatedAt"/> then
+    /// to when it was superseded: while it is superseded the last is the current supersession. A memory
+    /// stated again after it was superseded (a restatement) is current again from then (its new
+    /// <see cref="CreatedAt"/>; it enters memory again, so <see cref="EnteredAt"/> and decay start anew),
+    /// and keeps these. Null when it never stopped being true.
+    /// </summary>
+    public IReadOnlyList<ArchiveInterval>? History { get; init; }
+
+    /// <summary><see cref="History"/>, or for a memory superseded before history was kept, its one known period.</summary>
+    public IReadOnlyList<ArchiveInterval> Intervals =>
+        History is { Count: > 0 } history ? history : SupersededAt is { } at ? [new(CreatedAt, at, SupersededBy)] : [];
 }
 
-/// <summary>Marks a stored memory superseded (only one that is not already).</summary>
-public sealed record ArchiveSupersession(string Id, DateTimeOffset At, string? By);
+/// <summary>A period when a memory was true, and the memory that ended it (null: retracted without a replacement).</summary>
+public sealed record ArchiveInterval(DateTimeOffset From, DateTimeOffset To, string? SupersededBy);
+
+/// <summary>
+/// Marks a stored memory superseded (only one that is not already). With <see cref="History"/> the
+/// store writes it too, and only over the statement the engine read (<see cref="Since"/>, its
+/// <c>enteredAt</c>), so a restatement, renewal or another supersession meanwhile wins and this one is skipped.
+/// </summary>
+public sealed record ArchiveSupersession(string Id, DateTimeOffset At, string? By)
+{
+    /// <summary>The item's intervals with the one this supersession ends; null: the store keeps what it has.</summary>
+    public IReadOnlyList<ArchiveInterval>? History { get; init; }
+
+    /// <summary>The <c>enteredAt</c> of the statement read; null: any.</summary>
+    public DateTimeOffset? Since { get; init; }
+}
+
+/// <summary>
+/// A superseded memory stated again: current again, true from <see cref="CreatedAt"/> (when it was
+/// said again), entered memory again at <see cref="EnteredAt"/> (its last access too, and
+/// <see cref="ForgetAt"/> from then), its <see cref="History"/> kept. The store writes it only while
+/// the item is still superseded at <see cref="SupersededAt"/>, else skips it (and reports it skipped).
+/// </summary>
+public sealed record ArchiveRestatement(string Id, DateTimeOffset CreatedAt, DateTimeOffset EnteredAt, DateTimeOffset SupersededAt, DateTimeOffset? ForgetAt,
+    IReadOnlyList<ArchiveInterval> History);
 
 /// <summary>Why an item ranked where it did.</summary>
 public sealed record Score(double Total, double Relevance, double Decay, double AccessBonus);
@@ -96,7 +132,7 @@ public sealed record ArchiveAccess(string Id, DateTimeOffset At, DateTimeOffset?
 /// </summary>
 public sealed record ArchiveRenewal(ArchiveItem Item, DateTimeOffset DueBy);
 
-/// <summary>What a commit wrote: the new core ETag, when it wrote core, and the archive adds and renewals it skipped because their id was taken.</summary>
+/// <summary>What a commit wrote: the new core ETag, when it wrote core, and the archive adds and renewals it skipped because their id was taken, and restatements it skipped because the item was no longer superseded as read.</summary>
 public sealed record CommitResult(string? ETag, IReadOnlyList<string> SkippedArchiveIds)
 {
     public static CommitResult None { get; } = new(null, []);
@@ -110,11 +146,12 @@ public sealed record MemoryChangeSet
     public IReadOnlyList<ArchiveItem> ArchiveAdds { get; init; } = [];
     public IReadOnlyList<ArchiveRenewal> ArchiveRenewals { get; init; } = [];
     public IReadOnlyList<ArchiveSupersession> ArchiveSupersessions { get; init; } = [];
+    public IReadOnlyList<ArchiveRestatement> ArchiveRestatements { get; init; } = [];
     public IReadOnlyList<string> ArchiveDeletes { get; init; } = [];
     public IReadOnlyList<ArchiveAccess> Accesses { get; init; } = [];
     public IReadOnlyList<ConversationMessage> Messages { get; init; } = [];
     public SessionState? Session { get; init; }
 
-    public bool IsEmpty => Core is null && ArchiveAdds.Count == 0 && ArchiveRenewals.Count == 0 && ArchiveSupersessions.Count == 0 && ArchiveDeletes.Count == 0 &&
+    public bool IsEmpty => Core is null && ArchiveAdds.Count == 0 && ArchiveRenewals.Count == 0 && ArchiveSupersessions.Count == 0 && ArchiveRestatements.Count == 0 && ArchiveDeletes.Count == 0 &&
                            Accesses.Count == 0 && Messages.Count == 0 && Session is null;
 }

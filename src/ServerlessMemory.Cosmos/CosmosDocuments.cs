@@ -49,11 +49,15 @@ internal sealed class CoreDocument : CosmosDocument
         Blocks = [.. core.Blocks.Select(b => new BlockDocument
         {
             Label = b.Label, Value = b.Value, Limit = b.Limit, Description = b.Description, ReadOnly = b.ReadOnly,
+            Added = b.Added is { Count: > 0 } added ? added.ToDictionary(a => a.Key, a => CosmosTime.Format(a.Value), StringComparer.Ordinal) : null,
         })],
     };
 
     public CoreMemory ToCore() =>
-        new([.. Blocks.Select(b => new MemoryBlock(b.Label, b.Value, b.Limit, b.Description, b.ReadOnly))], ETag);
+        new([.. Blocks.Select(b => new MemoryBlock(b.Label, b.Value, b.Limit, b.Description, b.ReadOnly)
+        {
+            Added = b.Added is { Count: > 0 } added ? added.ToDictionary(a => a.Key, a => CosmosTime.Parse(a.Value), StringComparer.Ordinal) : null,
+        })], ETag);
 }
 
 internal sealed class BlockDocument
@@ -63,6 +67,10 @@ internal sealed class BlockDocument
     [JsonPropertyName("limit")] public int Limit { get; init; }
     [JsonPropertyName("description")] public string Description { get; init; } = "";
     [JsonPropertyName("readOnly")] public bool ReadOnly { get; init; }
+
+    /// <summary>When each line was appended (<see cref="MemoryBlock.Added"/>): a line replaced or consolidated later is archived with the time it was learnt.</summary>
+    [JsonPropertyName("added"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, string>? Added { get; init; }
 }
 
 /// <summary>
@@ -122,6 +130,10 @@ internal sealed class ArchiveDocument : CosmosDocument
     [JsonPropertyName("supersededBy"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? SupersededBy { get; init; }
 
+    /// <summary>The periods it was true that have ended (<see cref="ArchiveItem.History"/>); left out when none.</summary>
+    [JsonPropertyName("history"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public HistoryDocument? History { get; init; }
+
     /// <summary>Cosine similarity to the query vector; only in the rows of a vector query.</summary>
     [JsonPropertyName("similarity"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? Similarity { get; init; }
@@ -155,6 +167,7 @@ internal sealed class ArchiveDocument : CosmosDocument
         TermCount = LexicalTerms.Counts(item.Content).Length,
         SupersededAt = CosmosTime.Format(item.SupersededAt),
         SupersededBy = item.SupersededBy,
+        History = HistoryDocument.From(item.EnteredAt, item.History),
     };
 
     /// <summary>The item without its embedding, as every store returns it.</summary>
@@ -181,6 +194,7 @@ internal sealed class ArchiveDocument : CosmosDocument
             SupersededAt = SupersededAt is null ? null : CosmosTime.Parse(SupersededAt),
             // A renewal clears supersededAt only (a patch holds 10 operations): supersededBy means nothing without it.
             SupersededBy = SupersededAt is null ? null : SupersededBy,
+            History = History?.For(EnteredAt ?? CreatedAt),
         };
     }
 }
@@ -190,6 +204,32 @@ internal sealed class ArchiveVectorRow
 {
     [JsonPropertyName("id")] public required string Id { get; init; }
     [JsonPropertyName("embedding")] public float[]? Embedding { get; init; }
+}
+
+/// <summary>
+/// An item's history, with the <c>enteredAt</c> of the statement it belongs to. A renewal of a forgotten
+/// item rewrites <c>enteredAt</c> but cannot clear this field too (a patch holds 10 operations): a
+/// history whose <see cref="Since"/> is not the item's <c>enteredAt</c> is a forgotten memory's, and is none.
+/// </summary>
+internal sealed class HistoryDocument
+{
+    [JsonPropertyName("since")] public required string Since { get; init; }
+    [JsonPropertyName("intervals")] public required IReadOnlyList<IntervalDocument> Intervals { get; init; }
+
+    public static HistoryDocument? From(DateTimeOffset since, IReadOnlyList<ArchiveInterval>? history) => history is { Count: > 0 }
+        ? new() { Since = CosmosTime.Format(since), Intervals = [.. history.Select(i => new IntervalDocument { From = CosmosTime.Format(i.From), To = CosmosTime.Format(i.To), SupersededBy = i.SupersededBy })] }
+        : null;
+
+    public IReadOnlyList<ArchiveInterval>? For(string enteredAt) => Since == enteredAt && Intervals.Count > 0
+        ? [.. Intervals.Select(i => new ArchiveInterval(CosmosTime.Parse(i.From), CosmosTime.Parse(i.To), i.SupersededBy))]
+        : null;
+}
+
+internal sealed class IntervalDocument
+{
+    [JsonPropertyName("from")] public required string From { get; init; }
+    [JsonPropertyName("to")] public required string To { get; init; }
+    [JsonPropertyName("supersededBy"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? SupersededBy { get; init; }
 }
 
 internal sealed class MessageDocument : CosmosDocument

@@ -16,7 +16,7 @@ internal static class CosmosQueries
     /// <c>type</c> included), so that a row deserialises as the document type it is read into.
     /// </summary>
     public const string ArchiveFields =
-        "c.id, c.userId, c.type, c.content, c.memoryType, c.importance, c.createdAt, c.enteredAt, c.lastAccessedAt, c.accessCount, c.metadata, c.forgetAt, c.supersededAt, c.supersededBy";
+        "c.id, c.userId, c.type, c.content, c.memoryType, c.importance, c.createdAt, c.enteredAt, c.lastAccessedAt, c.accessCount, c.metadata, c.forgetAt, c.supersededAt, c.supersededBy, c.history";
 
     public const string MessageFields = "c.id, c.userId, c.type, c.sessionId, c.turnId, c.role, c.content, c.createdAt";
 

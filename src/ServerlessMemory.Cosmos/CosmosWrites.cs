@@ -14,8 +14,10 @@ internal enum WriteKind
     /// <summary>A delete of an archive item (or, when erasing a user, of any document).</summary>
     Delete,
     ArchiveCreate,
-    /// <summary>A patch: set <c>supersededAt</c> and <c>supersededBy</c>.</summary>
+    /// <summary>A patch: set <c>supersededAt</c>, <c>supersededBy</c> and <c>history</c>, only over a current item.</summary>
     ArchiveSupersede,
+    /// <summary>A patch: a superseded item current again (cleared <c>supersededAt</c>, new <c>createdAt</c> and <c>enteredAt</c>), only if still superseded as read.</summary>
+    ArchiveRestate,
     /// <summary>A patch of every field of an item already forgotten, only if it still is (a filter predicate on <c>forgetAt</c>).</summary>
     ArchiveRenew,
     /// <summary>A patch: increment <c>accessCount</c>, set <c>lastAccessedAt</c> and <c>forgetAt</c>.</summary>
@@ -64,8 +66,8 @@ internal sealed class CosmosWrite
     public CosmosWrite? WhenMissing { get; }
     /// <summary>The condition a patch is applied under (Cosmos DB answers 412 when it does not hold).</summary>
     public string? FilterPredicate { get; }
-    /// <summary>The archive item an add or a renewal writes: what the commit reports when it was skipped.</summary>
-    public string? ArchiveId => Kind is WriteKind.ArchiveCreate or WriteKind.ArchiveRenew
+    /// <summary>The archive item an add, a renewal or a restatement writes: what the commit reports when it was skipped.</summary>
+    public string? ArchiveId => Kind is WriteKind.ArchiveCreate or WriteKind.ArchiveRenew or WriteKind.ArchiveRestate
         ? DocumentIds.Unescape(DocumentId[ArchiveDocument.Prefix.Length..]) : null;
 
     public static CosmosWrite Core(string userId, CoreMemory core) =>
@@ -103,13 +105,46 @@ internal sealed class CosmosWrite
 
     public static CosmosWrite ArchiveDelete(string itemId) => Delete(ArchiveDocument.DocumentId(itemId));
 
-    /// <summary>Marks an item superseded unless it is already (a patch under a filter predicate; 412 is skipped).</summary>
-    public static CosmosWrite ArchiveSupersede(ArchiveSupersession supersession) =>
-        new(WriteKind.ArchiveSupersede, ArchiveDocument.DocumentId(supersession.Id), null,
+    /// <summary>
+    /// Marks an item superseded unless it is already (a patch under a filter predicate; 412 is skipped);
+    /// with a history, only over the statement it was read from (its <c>enteredAt</c>, or for a document
+    /// written before that was kept, its <c>createdAt</c>, which <see cref="ArchiveDocument.ToItem"/> reads as it).
+    /// </summary>
+    public static CosmosWrite ArchiveSupersede(ArchiveSupersession supersession)
+    {
+        List<PatchOperation> patch =
         [
             PatchOperation.Set("/supersededAt", CosmosTime.Format(supersession.At)),
             PatchOperation.Set("/supersededBy", supersession.By),
-        ], null, patchBytes: 256, filterPredicate: "FROM c WHERE NOT IS_DEFINED(c.supersededAt) OR IS_NULL(c.supersededAt)");
+        ];
+        var filter = "FROM c WHERE (NOT IS_DEFINED(c.supersededAt) OR IS_NULL(c.supersededAt))";
+        if (supersession is { History: { } history, Since: { } since })
+        {
+            patch.Add(PatchOperation.Set("/history", HistoryDocument.From(since, history)));
+            // Our own formatted time, not user text: safe inside the predicate.
+            var entered = CosmosTime.Format(since);
+            filter += $" AND (c.enteredAt = '{entered}' OR (NOT IS_DEFINED(c.enteredAt) AND c.createdAt = '{entered}'))";
+        }
+        return new(WriteKind.ArchiveSupersede, ArchiveDocument.DocumentId(supersession.Id), null, patch, null,
+            patchBytes: 256 + 128 * (supersession.History?.Count ?? 0), filterPredicate: filter);
+    }
+
+    /// <summary>
+    /// A superseded item current again from the restatement, its history kept, only if it is still
+    /// superseded as read (412 and 404 are skipped, and reported as skipped).
+    /// </summary>
+    public static CosmosWrite ArchiveRestate(ArchiveRestatement restatement) =>
+        new(WriteKind.ArchiveRestate, ArchiveDocument.DocumentId(restatement.Id), null,
+        [
+            PatchOperation.Set<string?>("/supersededAt", null),
+            PatchOperation.Set<string?>("/supersededBy", null),
+            PatchOperation.Set("/createdAt", CosmosTime.Format(restatement.CreatedAt)),
+            PatchOperation.Set("/enteredAt", CosmosTime.Format(restatement.EnteredAt)),
+            PatchOperation.Set("/lastAccessedAt", CosmosTime.Format(restatement.EnteredAt)),
+            PatchOperation.Set("/forgetAt", CosmosTime.Format(restatement.ForgetAt)),
+            PatchOperation.Set("/history", HistoryDocument.From(restatement.EnteredAt, restatement.History)),
+        ], null, patchBytes: 512 + 128 * restatement.History.Count,
+        filterPredicate: $"FROM c WHERE c.supersededAt = '{CosmosTime.Format(restatement.SupersededAt)}'");
 
     public static CosmosWrite Delete(string documentId) => new(WriteKind.Delete, documentId, null, null, null);
 
@@ -149,6 +184,8 @@ internal sealed class CosmosWrite
             if (!deleted.Contains(access.Id)) writes.Add(ArchiveAccess(access));
         foreach (var supersession in changes.ArchiveSupersessions)
             if (!deleted.Contains(supersession.Id)) writes.Add(ArchiveSupersede(supersession));
+        foreach (var restatement in changes.ArchiveRestatements)
+            if (!deleted.Contains(restatement.Id)) writes.Add(ArchiveRestate(restatement));
         foreach (var message in changes.Messages) writes.Add(MessageCreate(userId, message));
         return writes;
     }
@@ -186,7 +223,7 @@ internal sealed class CosmosWrite
             case WriteKind.Delete:
                 batch.DeleteItem(DocumentId, NoContent);
                 break;
-            case WriteKind.ArchiveAccess or WriteKind.ArchiveRenew or WriteKind.ArchiveSupersede:
+            case WriteKind.ArchiveAccess or WriteKind.ArchiveRenew or WriteKind.ArchiveSupersede or WriteKind.ArchiveRestate:
                 batch.PatchItem(DocumentId, _patch!, new TransactionalBatchPatchItemRequestOptions { EnableContentResponseOnWrite = false, FilterPredicate = FilterPredicate });
                 break;
             default:
@@ -204,7 +241,7 @@ internal sealed class CosmosWrite
         using var response = Kind switch
         {
             WriteKind.Delete => await container.DeleteItemStreamAsync(DocumentId, partitionKey, options, cancellationToken),
-            WriteKind.ArchiveAccess or WriteKind.ArchiveRenew or WriteKind.ArchiveSupersede => await container.PatchItemStreamAsync(DocumentId, partitionKey, _patch!,
+            WriteKind.ArchiveAccess or WriteKind.ArchiveRenew or WriteKind.ArchiveSupersede or WriteKind.ArchiveRestate => await container.PatchItemStreamAsync(DocumentId, partitionKey, _patch!,
                 new PatchItemRequestOptions { EnableContentResponseOnWrite = false, FilterPredicate = FilterPredicate }, cancellationToken),
             _ when IsCreate => await container.CreateItemStreamAsync(new MemoryStream(_body!, writable: false), partitionKey, options, cancellationToken),
             _ => await container.ReplaceItemStreamAsync(new MemoryStream(_body!, writable: false), DocumentId, partitionKey,
@@ -227,7 +264,7 @@ internal sealed class CosmosWrite
         // A renewal of an item no longer forgotten (renewed or read meanwhile) is skipped; the engine re-reads it.
         HttpStatusCode.PreconditionFailed when Kind is WriteKind.ArchiveRenew => WriteFailure.Skip,
         // A supersession of an item superseded already, or gone, is skipped.
-        HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound when Kind is WriteKind.ArchiveSupersede => WriteFailure.Skip,
+        HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound when Kind is WriteKind.ArchiveSupersede or WriteKind.ArchiveRestate => WriteFailure.Skip,
         // One already swept is added anew, as SQLite does.
         HttpStatusCode.NotFound when WhenMissing is not null => WriteFailure.Missing,
         _ => WriteFailure.Error,

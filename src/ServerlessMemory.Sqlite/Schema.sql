@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS archive (
     forget_at        INTEGER,
     superseded_at    INTEGER,
     superseded_by    TEXT,
+    history          TEXT,
     UNIQUE (user_id, id)
 );
 CREATE INDEX IF NOT EXISTS archive_by_age ON archive (user_id, created_at DESC, seq DESC);

@@ -34,7 +34,7 @@ public sealed partial class SqliteMemoryStore
                 await using var renew = Command(connection, """
                     UPDATE archive SET content = $content, type = $type, importance = $importance, created_at = $created, entered_at = $entered,
                         last_accessed_at = $accessed, access_count = $count, metadata = $metadata, embedding = $embedding, forget_at = $forget,
-                        superseded_at = $sat, superseded_by = $sby
+                        superseded_at = $sat, superseded_by = $sby, history = $history
                     WHERE user_id = $u AND id = $id AND forget_at <= $due
                     RETURNING seq
                     """, [.. ItemParameters(userId, item), ("$due", Ms(dueBy))]);
@@ -64,9 +64,24 @@ public sealed partial class SqliteMemoryStore
 
             foreach (var s in changes.ArchiveSupersessions)
             {
+                // Over a current item only, and with a history only over the statement it was read from.
                 await ExecuteAsync(connection, """
-                    UPDATE archive SET superseded_at = $at, superseded_by = $by WHERE user_id = $u AND id = $id AND superseded_at IS NULL
-                    """, cancellationToken, ("$u", userId), ("$id", s.Id), ("$at", Ms(s.At)), ("$by", s.By));
+                    UPDATE archive SET superseded_at = $at, superseded_by = $by, history = coalesce($history, history)
+                    WHERE user_id = $u AND id = $id AND superseded_at IS NULL AND ($since IS NULL OR entered_at = $since)
+                    """, cancellationToken, ("$u", userId), ("$id", s.Id), ("$at", Ms(s.At)), ("$by", s.By),
+                    ("$history", History(s.History)), ("$since", Ms(s.Since)));
+            }
+
+            foreach (var r in changes.ArchiveRestatements)
+            {
+                // Only while it is still superseded as it was read: a concurrent restatement or supersession wins.
+                var restated = await ExecuteAsync(connection, """
+                    UPDATE archive SET superseded_at = NULL, superseded_by = NULL, created_at = $created, entered_at = $entered,
+                        last_accessed_at = $entered, forget_at = $forget, history = $history
+                    WHERE user_id = $u AND id = $id AND superseded_at = $superseded
+                    """, cancellationToken, ("$u", userId), ("$id", r.Id), ("$created", Ms(r.CreatedAt)), ("$entered", Ms(r.EnteredAt)),
+                    ("$forget", Ms(r.ForgetAt)), ("$history", History(r.History)), ("$superseded", Ms(r.SupersededAt)));
+                if (restated == 0) skipped.Add(r.Id);
             }
 
             foreach (var id in changes.ArchiveDeletes)
@@ -118,8 +133,8 @@ public sealed partial class SqliteMemoryStore
     private static async Task<long?> InsertAsync(SqliteConnection connection, string userId, ArchiveItem item, CancellationToken cancellationToken)
     {
         await using var insert = Command(connection, """
-            INSERT OR IGNORE INTO archive (user_id, id, content, type, importance, created_at, entered_at, last_accessed_at, access_count, metadata, embedding, forget_at, superseded_at, superseded_by)
-            VALUES ($u, $id, $content, $type, $importance, $created, $entered, $accessed, $count, $metadata, $embedding, $forget, $sat, $sby)
+            INSERT OR IGNORE INTO archive (user_id, id, content, type, importance, created_at, entered_at, last_accessed_at, access_count, metadata, embedding, forget_at, superseded_at, superseded_by, history)
+            VALUES ($u, $id, $content, $type, $importance, $created, $entered, $accessed, $count, $metadata, $embedding, $forget, $sat, $sby, $history)
             RETURNING seq
             """, ItemParameters(userId, item));
         return await insert.ExecuteScalarAsync(cancellationToken) as long?;

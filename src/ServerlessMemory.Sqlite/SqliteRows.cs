@@ -15,7 +15,7 @@ internal static class SqliteRows
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public const string ItemColumns = "seq, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, forget_at, superseded_at, superseded_by, entered_at";
+    public const string ItemColumns = "seq, id, content, type, importance, created_at, last_accessed_at, access_count, metadata, forget_at, superseded_at, superseded_by, entered_at, history";
 
     public const string MessageColumns = "seq, id, session_id, turn_id, role, content, created_at";
 
@@ -27,8 +27,18 @@ internal static class SqliteRows
         ("$count", item.AccessCount), ("$metadata", JsonSerializer.Serialize(item.Metadata, Json)),
         // An empty vector is none: stored as NULL, the row is one the vector backfill finds.
         ("$embedding", item.Embedding is { Length: > 0 } e ? VectorIndex.ToBlob(e) : null), ("$forget", Ms(item.ForgetAt)),
-        ("$sat", Ms(item.SupersededAt)), ("$sby", item.SupersededBy),
+        ("$sat", Ms(item.SupersededAt)), ("$sby", item.SupersededBy), ("$history", History(item.History)),
     ];
+
+    /// <summary>An item's history as stored: a JSON array of <c>{ from, to, supersededBy }</c>, times in Unix milliseconds; null when it has none.</summary>
+    public static string? History(IReadOnlyList<ArchiveInterval>? history) => history is { Count: > 0 }
+        ? JsonSerializer.Serialize(history.Select(i => new IntervalRow(Ms(i.From)!.Value, Ms(i.To)!.Value, i.SupersededBy)), Json)
+        : null;
+
+    private static IReadOnlyList<ArchiveInterval>? History(string? stored) =>
+        stored is null ? null : [.. JsonSerializer.Deserialize<List<IntervalRow>>(stored, Json)!.Select(r => new ArchiveInterval(FromMs(r.From), FromMs(r.To), r.SupersededBy))];
+
+    private sealed record IntervalRow(long From, long To, string? SupersededBy);
 
     /// <summary>Archive rows selected as <see cref="ItemColumns"/>, with their seq.</summary>
     public static async Task<List<(long Seq, ArchiveItem Item)>> ReadItemsAsync(
@@ -54,6 +64,7 @@ internal static class SqliteRows
                 ForgetAt = reader.IsDBNull(9) ? null : FromMs(reader.GetInt64(9)),
                 SupersededAt = reader.IsDBNull(10) ? null : FromMs(reader.GetInt64(10)),
                 SupersededBy = reader.IsDBNull(11) ? null : reader.GetString(11),
+                History = History(reader.IsDBNull(13) ? null : reader.GetString(13)),
             }));
         }
         return items;

@@ -34,5 +34,6 @@ internal static class SqliteSchema
         }
         // The archive's terms live in memory now (SqliteLexicalIndex), counted from the content.
         Execute(connection, "DROP TABLE IF EXISTS archive_terms");
+        if (!columns.Contains("history")) Execute(connection, "ALTER TABLE archive ADD COLUMN history TEXT");
     }
 }

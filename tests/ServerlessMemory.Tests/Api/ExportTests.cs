@@ -68,6 +68,31 @@ public sealed class ExportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_restated_memory_exports_current_with_each_period_it_was_true()
+    {
+        using var service = new ServiceFactory();
+        var http = service.Client();
+        var t0 = service.Time.GetUtcNow();
+        var beijing = await Ok(await http.PostAsync("/api/users/moves/memory/archive", Json("""{"content":"The user lives in Beijing"}""")), 201);
+        service.Time.Advance(TimeSpan.FromDays(1));
+        var shanghai = await Ok(await http.PostAsync("/api/users/moves/memory/archive",
+            Json(new JsonObject { ["content"] = "The user lives in Shanghai", ["supersedes"] = new JsonArray((string)beijing["id"]!) }.ToJsonString())), 201);
+        service.Time.Advance(TimeSpan.FromDays(1));
+        await Ok(await http.PostAsync("/api/users/moves/memory/archive", Json("""{"content":"The user lives in Beijing"}""")), 200);
+        await Ok(await http.PostAsync("/api/users/moves/memory/archive", Json("""{"content":"The user likes tea"}""")), 201);
+
+        var document = await Export(http, "moves");
+
+        AssertValid(document);
+        var items = document["archive"]!.AsArray().ToDictionary(i => (string)i!["content"]!);
+        var (b, s, t) = ((string)beijing["id"]!, (string)shanghai["id"]!, (Func<int, string>)(days => Core.UtcTime.ToText(t0.AddDays(days))));
+        Assert.Equal((t(2), null), ((string?)items["The user lives in Beijing"]!["createdAt"], (string?)items["The user lives in Beijing"]!["supersededAt"]));
+        Assert.Equal($$"""[{"from":"{{t(0)}}","to":"{{t(1)}}","supersededBy":"{{s}}"}]""", items["The user lives in Beijing"]!["history"]!.ToJsonString());
+        Assert.Equal($$"""[{"from":"{{t(1)}}","to":"{{t(2)}}","supersededBy":"{{b}}"}]""", items["The user lives in Shanghai"]!["history"]!.ToJsonString());
+        Assert.Empty(items["The user likes tea"]!["history"]!.AsArray());
+    }
+
+    [Fact]
     public async Task A_user_of_more_memories_than_a_page_exports_each_once_and_a_forgotten_one_not_at_all()
     {
         using var service = new ServiceFactory();

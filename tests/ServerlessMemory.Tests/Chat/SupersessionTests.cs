@@ -117,6 +117,130 @@ public sealed partial class SupersessionTests : IAsyncLifetime
         Assert.Equal(oldMemory, (string?)byId["content"]);
     }
 
+    /// <summary>The issue's turns: Beijing, Shanghai, Beijing again; the extractor supersedes what it is shown of the other city.</summary>
+    private void MovesBackAndForth() => _model.Chat = request =>
+    {
+        var said = Said(request);
+        if (!IsExtraction(request)) return new("ok");
+        JsonObject Move(string line, string? replaces, string memory, string from) => Extracted(line, replaces, memory, "home city",
+            [.. Listed(request).Where(l => l.Content.Contains(from, StringComparison.Ordinal)).Select(l => l.Id)]);
+        return said switch
+        {
+            "I live in Beijing" => new(Extracted("Lives in Beijing", null, "The user lives in Beijing", "home city").ToJsonString()),
+            "I moved to Shanghai" => new(Move("Lives in Shanghai", "Lives in Beijing", "The user lives in Shanghai", "Beijing").ToJsonString()),
+            "I moved back to Beijing" => new(Move("Lives in Beijing", "Lives in Shanghai", "The user lives in Beijing", "Shanghai").ToJsonString()),
+            _ => new(NoExtraction),
+        };
+    };
+
+    [Fact]
+    public async Task Moving_back_makes_the_first_city_current_again_in_core_and_in_the_archive_with_each_period_kept()
+    {
+        MovesBackAndForth();
+        using var service = Service();
+        var http = service.Client();
+        var t0 = service.Time.GetUtcNow();
+
+        await Chat(http, "back", "I live in Beijing");
+        service.Time.Advance(TimeSpan.FromDays(1));
+        await Chat(http, "back", "I moved to Shanghai");
+        service.Time.Advance(TimeSpan.FromDays(1));
+        var back = await Chat(http, "back", "I moved back to Beijing");
+        var (t1, t2) = (t0.AddDays(1), t0.AddDays(2));
+
+        var human = (string)(await Ok(await http.GetAsync("/api/users/back/memory/core")))["blocks"]!.AsArray().Single(b => (string?)b!["label"] == "human")!["value"]!;
+        Assert.Equal("Lives in Beijing", human);
+        Assert.Contains(back["memoryUpdates"]!.AsArray(), u => (string?)u!["action"] == "restate");
+        // A default search for where the user lives finds the current answer, and only it.
+        var current = await Search(http, "back", "where does the user live");
+        Assert.Equal(["Lives in Beijing", "The user lives in Beijing"], current.Select(i => (string)i!["content"]!).Order(StringComparer.Ordinal));
+        var history = await Search(http, "back", "where does the user live", history: true);
+        foreach (var (city, other) in new[] { ("The user lives in Beijing", "The user lives in Shanghai"), ("Lives in Beijing", "Lives in Shanghai") })
+        {
+            var beijing = history.Single(i => (string?)i!["content"] == city)!;
+            var shanghai = history.Single(i => (string?)i!["content"] == other)!;
+            Assert.Null(beijing["supersededAt"]);
+            Assert.Equal((t2, t2), ((DateTimeOffset)beijing["createdAt"]!, (DateTimeOffset)beijing["enteredAt"]!));
+            Assert.Equal(Interval(t0, t1, (string)shanghai["id"]!), beijing["history"]!.ToJsonString());
+            Assert.Equal((t2, (string?)beijing["id"]), ((DateTimeOffset)shanghai["supersededAt"]!, (string?)shanghai["supersededBy"]));
+            Assert.Equal(Interval(t1, t2, (string)beijing["id"]!), shanghai["history"]!.ToJsonString());
+        }
+    }
+
+    private static string Interval(DateTimeOffset from, DateTimeOffset to, string by) =>
+        new JsonArray(new JsonObject { ["from"] = Core.UtcTime.ToText(from), ["to"] = Core.UtcTime.ToText(to), ["supersededBy"] = by }).ToJsonString();
+
+    [Fact]
+    public async Task A_restatement_posted_to_the_archive_is_current_again_and_retires_what_replaced_it()
+    {
+        MovesBackAndForth();
+        using var service = Service();
+        var http = service.Client();
+        var t0 = service.Time.GetUtcNow();
+        await Chat(http, "poster", "I live in Beijing");
+        service.Time.Advance(TimeSpan.FromDays(1));
+        await Chat(http, "poster", "I moved to Shanghai");
+        service.Time.Advance(TimeSpan.FromDays(1));
+
+        var posted = await Ok(await http.PostAsync("/api/users/poster/memory/archive", Json("""{"content":"The user lives in Beijing"}""")));
+
+        Assert.Null(posted["supersededAt"]);
+        Assert.Equal((service.Time.GetUtcNow(), service.Time.GetUtcNow()), ((DateTimeOffset)posted["createdAt"]!, (DateTimeOffset)posted["enteredAt"]!));
+        var shanghai = (await Search(http, "poster", "Shanghai", history: true)).Single(i => (string?)i!["content"] == "The user lives in Shanghai")!;
+        Assert.Equal(Interval(t0, t0.AddDays(1), (string)shanghai["id"]!), posted["history"]!.ToJsonString());
+        Assert.Equal((string?)posted["id"], (string?)shanghai["supersededBy"]);
+        Assert.Contains(await Search(http, "poster", "where does the user live"), i => (string?)i!["content"] == "The user lives in Beijing");
+        Assert.DoesNotContain(await Search(http, "poster", "where does the user live"), i => (string?)i!["content"] == "The user lives in Shanghai");
+    }
+
+    [Fact]
+    public async Task Beijing_Shanghai_Beijing_posted_with_supersedes_leaves_Beijing_current_with_its_history()
+    {
+        using var service = Service();
+        var http = service.Client();
+        var t0 = service.Time.GetUtcNow();
+        var beijing = await Ok(await http.PostAsync("/api/users/posts/memory/archive", Json("""{"content":"The user lives in Beijing","metadata":{"subject":"home city"}}""")), 201);
+        service.Time.Advance(TimeSpan.FromDays(1));
+        var shanghai = await Ok(await http.PostAsync("/api/users/posts/memory/archive",
+            Json(new JsonObject { ["content"] = "The user lives in Shanghai", ["supersedes"] = new JsonArray((string)beijing["id"]!) }.ToJsonString())), 201);
+        service.Time.Advance(TimeSpan.FromDays(1));
+
+        // Said again, naming what it replaces: 200 (the same memory), current again.
+        var back = await Ok(await http.PostAsync("/api/users/posts/memory/archive",
+            Json(new JsonObject { ["content"] = "The user lives in Beijing", ["supersedes"] = new JsonArray((string)shanghai["id"]!) }.ToJsonString())), 200);
+
+        var t2 = t0.AddDays(2);
+        Assert.Equal(((string?)beijing["id"], null, t2, t2), ((string?)back["id"], back["supersededAt"], (DateTimeOffset)back["createdAt"]!, (DateTimeOffset)back["enteredAt"]!));
+        Assert.Equal(Interval(t0, t0.AddDays(1), (string)shanghai["id"]!), back["history"]!.ToJsonString());
+        var found = Assert.Single(await Search(http, "posts", "where does the user live"))!;
+        Assert.Equal(((string?)beijing["id"], back["history"]!.ToJsonString()), ((string?)found["id"], found["history"]!.ToJsonString()));
+        var retired = await Ok(await http.GetAsync($"/api/users/posts/memory/archive/{shanghai["id"]}"));
+        Assert.Equal((t2, (string?)beijing["id"]), ((DateTimeOffset)retired["supersededAt"]!, (string?)retired["supersededBy"]));
+        Assert.Equal(Interval(t0.AddDays(1), t2, (string)beijing["id"]!), retired["history"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task Supersedes_that_names_no_current_memory_is_a_400_and_stores_nothing()
+    {
+        using var service = Service();
+        var http = service.Client();
+        var beijing = await Ok(await http.PostAsync("/api/users/bad/memory/archive", Json("""{"content":"The user lives in Beijing"}""")), 201);
+        var shanghai = await Ok(await http.PostAsync("/api/users/bad/memory/archive",
+            Json(new JsonObject { ["content"] = "The user lives in Shanghai", ["supersedes"] = new JsonArray((string)beijing["id"]!) }.ToJsonString())), 201);
+
+        foreach (var supersedes in new JsonNode?[] { "x", new JsonArray("not-an-id"), new JsonArray(1), new JsonArray(new string('0', 32)), new JsonArray((string)beijing["id"]!),
+                     new JsonArray([.. Enumerable.Range(0, 21).Select(i => (JsonNode)i.ToString("x32"))]) })
+        {
+            var problem = await Problem(await http.PostAsync("/api/users/bad/memory/archive",
+                Json(new JsonObject { ["content"] = "The user lives in Tokyo", ["supersedes"] = supersedes }.ToJsonString())), 400);
+            Assert.True(problem["errors"]!.AsObject().ContainsKey("supersedes"), problem.ToJsonString());
+        }
+
+        Assert.Equal(["The user lives in Shanghai"], (await Search(http, "bad", "where does the user live")).Select(i => (string?)i!["content"]));
+        Assert.Equal(2, (await Ok(await http.GetAsync("/api/users/bad/memory/archive")))["items"]!.AsArray().Count);
+        Assert.Null((await Ok(await http.GetAsync($"/api/users/bad/memory/archive/{shanghai["id"]}")))["supersededAt"]);
+    }
+
     [Fact]
     public async Task Unrelated_facts_never_retire_each_other()
     {

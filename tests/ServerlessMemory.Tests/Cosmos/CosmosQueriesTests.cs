@@ -14,7 +14,7 @@ namespace ServerlessMemory.Tests.Cosmos;
 /// </summary>
 public sealed class CosmosQueriesTests
 {
-    private const string Fields = "c.id, c.userId, c.type, c.content, c.memoryType, c.importance, c.createdAt, c.enteredAt, c.lastAccessedAt, c.accessCount, c.metadata, c.forgetAt, c.supersededAt, c.supersededBy";
+    private const string Fields = "c.id, c.userId, c.type, c.content, c.memoryType, c.importance, c.createdAt, c.enteredAt, c.lastAccessedAt, c.accessCount, c.metadata, c.forgetAt, c.supersededAt, c.supersededBy, c.history";
     private const string MessageFields = "c.id, c.userId, c.type, c.sessionId, c.turnId, c.role, c.content, c.createdAt";
 
     public static TheoryData<string, string> Texts => new()

@@ -1,3 +1,7 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using ServerlessMemory.Core;
 
 namespace ServerlessMemory.Tests.Stores;
@@ -53,6 +57,21 @@ public abstract class MemoryStoreContract
         Assert.Equal(second, core!.ETag);
         Assert.Equal("小明, data scientist", core.Find("human")!.Value);
         Assert.Equal(5, core.Blocks.Count);
+    }
+
+    [ConditionalFact]
+    public virtual async Task Core_memory_keeps_when_each_line_was_added()
+    {
+        var user = NewUser();
+        var core = CoreMemory.CreateDefault(2000).With(new MemoryBlock("human", "Lives in Beijing\nLikes tea", 2000, "who")
+        {
+            Added = new Dictionary<string, DateTimeOffset> { ["Lives in Beijing"] = T0, ["Likes tea"] = T0.AddDays(1) },
+        });
+
+        await Store.CommitAsync(user, new() { Core = core });
+
+        Assert.Equal(new Dictionary<string, DateTimeOffset> { ["Lives in Beijing"] = T0, ["Likes tea"] = T0.AddDays(1) },
+            (await Store.GetCoreAsync(user))!.Find("human")!.Added);
     }
 
     [ConditionalFact]
@@ -541,5 +560,261 @@ public abstract class MemoryStoreContract
         Assert.Equal(T0.AddHours(1), (await Store.GetArchiveItemAsync(user, forgotten.Id))!.ForgetAt);
         Assert.Equal(T0.AddMinutes(1), (await Store.GetArchiveItemAsync(user, superseded.Id))!.SupersededAt);
         Assert.DoesNotContain(forgotten.Id, (await Store.FindArchiveItemsWithoutVectorAsync(user, later, 10)).Select(p => p.Id));
+    }
+
+    [ConditionalFact]
+    public virtual async Task A_restated_memory_is_current_again_and_what_replaced_it_is_history_each_interval_kept()
+    {
+        var user = NewUser();
+        var (t1, t2) = (T0.AddDays(1), T0.AddDays(2));
+        var said = t2.AddHours(-1);
+        var beijing = Item("lives in Beijing");
+        var shanghai = Item("lives in Shanghai", created: t1);
+        await Store.CommitAsync(user, new() { ArchiveAdds = [beijing, shanghai] });
+        await Store.CommitAsync(user, new() { ArchiveSupersessions = [new(beijing.Id, t1, shanghai.Id) { History = [new(T0, t1, shanghai.Id)], Since = T0 }] });
+
+        // Beijing again, said an hour before it entered memory: true from then, entered at t2, its
+        // first period kept; Shanghai ends then, replaced by Beijing.
+        var restated = await Store.CommitAsync(user, new()
+        {
+            ArchiveRestatements = [new(beijing.Id, said, t2, t1, T0.AddYears(50), [new(T0, t1, shanghai.Id)])],
+            ArchiveSupersessions = [new(shanghai.Id, said, beijing.Id) { History = [new(t1, said, beijing.Id)], Since = t1 }],
+        });
+        // Stale writes, made from what was read before: each is skipped, and the restatement reported so.
+        var stale = await Store.CommitAsync(user, new()
+        {
+            ArchiveRestatements = [new(beijing.Id, t2.AddHours(1), t2.AddHours(1), t1, null, [])],
+            ArchiveSupersessions = [new(beijing.Id, t2.AddHours(1), shanghai.Id) { History = [new(T0, t2.AddHours(1), shanghai.Id)], Since = T0 }],
+        });
+
+        var readBeijing = (await Store.GetArchiveItemAsync(user, beijing.Id))!;
+        var readShanghai = (await Store.GetArchiveItemAsync(user, shanghai.Id))!;
+        Assert.Empty(restated.SkippedArchiveIds);
+        Assert.Equal([beijing.Id], stale.SkippedArchiveIds);
+        Assert.Equal((null, null, said, t2, t2, T0.AddYears(50)),
+            (readBeijing.SupersededAt, readBeijing.SupersededBy, readBeijing.CreatedAt, readBeijing.EnteredAt, readBeijing.LastAccessedAt, readBeijing.ForgetAt));
+        Assert.Equal([new ArchiveInterval(T0, t1, shanghai.Id)], readBeijing.Intervals);
+        Assert.Equal((said, beijing.Id), (readShanghai.SupersededAt, readShanghai.SupersededBy));
+        Assert.Equal([new ArchiveInterval(t1, said, beijing.Id)], readShanghai.Intervals);
+        var found = (await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery("Beijing"), null, 5)).Single(c => c.Item.Id == beijing.Id).Item;
+        Assert.Equal((null, 1), (found.SupersededAt, found.Intervals.Count));
+        Assert.Single((await Store.ListArchiveAsync(user, 10, null)).Items.Single(i => i.Id == shanghai.Id).Intervals);
+    }
+
+    [ConditionalFact]
+    public virtual async Task A_renewed_memory_keeps_no_history_of_the_forgotten_one()
+    {
+        var user = NewUser();
+        var old = Item("lives in Beijing", forgetAt: T0.AddDays(3));
+        await Store.CommitAsync(user, new() { ArchiveAdds = [old] });
+        await Store.CommitAsync(user, new() { ArchiveSupersessions = [new(old.Id, T0.AddDays(1), "replacement") { History = [new(T0, T0.AddDays(1), "replacement")], Since = T0 }] });
+
+        var renewed = Item("lives in Beijing", created: T0.AddDays(5));
+        await Store.CommitAsync(user, new() { ArchiveRenewals = [new(renewed, T0.AddDays(5))] });
+
+        var read = (await Store.GetArchiveItemAsync(user, old.Id))!;
+        Assert.Equal((null, null, T0.AddDays(5)), (read.SupersededAt, read.History, read.EnteredAt));
+        Assert.Empty(read.Intervals);
+    }
+
+    [ConditionalFact]
+    public virtual async Task A_memory_superseded_before_history_was_kept_reads_with_its_one_interval()
+    {
+        var user = NewUser();
+        var old = Item("lives in Beijing");
+        await Store.CommitAsync(user, new() { ArchiveAdds = [old] });
+        await Store.CommitAsync(user, new() { ArchiveSupersessions = [new(old.Id, T0.AddDays(1), "replacement")] });
+
+        var read = (await Store.GetArchiveItemAsync(user, old.Id))!;
+
+        Assert.Null(read.History);
+        Assert.Equal([new ArchiveInterval(T0, T0.AddDays(1), "replacement")], read.Intervals);
+    }
+
+    /// <summary>The engine over this store, on a clock of its own.</summary>
+    protected MemoryEngine Engine(TimeProvider time) => new(Store, Options.Create(new DecayOptions()), Options.Create(new MemoryLimits()),
+        Options.Create(new SearchOptions()), time, NullLogger<MemoryEngine>.Instance);
+
+    /// <summary>What a chat turn does with memory, without the chat: recall for the message, apply the scripted extraction, commit.</summary>
+    private static async Task ExtractAsync(MemoryEngine engine, string user, string message, Func<IReadOnlyList<ScoredItem>, JsonObject> extracted)
+    {
+        var work = engine.Begin(user);
+        var shown = await work.SearchArchiveAsync(message, 5);
+        await MemoryExtraction.ApplyAsync(work, extracted(shown).ToJsonString(), new ExtractionRules([], 10) { Shown = shown.ToDictionary(s => s.Item.Id) }, CancellationToken.None);
+        await work.CommitAsync();
+    }
+
+    private static JsonObject Moved(string line, string? replaces, string memory, IEnumerable<string> supersedes) => new()
+    {
+        ["core"] = new JsonArray(new JsonObject { ["label"] = "human", ["line"] = line, ["replaces"] = replaces }),
+        ["remove"] = new JsonArray(),
+        ["archive"] = new JsonArray(new JsonObject
+        {
+            ["content"] = memory, ["type"] = "fact", ["importance"] = 0.8, ["subject"] = "home city",
+            ["supersedes"] = new JsonArray([.. supersedes.Select(s => (JsonNode)s)]),
+        }),
+    };
+
+    private static IEnumerable<string> Shown(IReadOnlyList<ScoredItem> shown, string city) =>
+        shown.Where(s => s.Item.Content.Contains(city, StringComparison.Ordinal)).Select(s => s.Item.Id);
+
+    [ConditionalFact]
+    public virtual async Task Beijing_then_Shanghai_then_Beijing_again_leaves_Beijing_current_in_core_and_in_the_archive()
+    {
+        var user = NewUser();
+        var time = new FakeTimeProvider(T0);
+        var engine = Engine(time);
+        var (t1, t2) = (T0.AddDays(1), T0.AddDays(2));
+
+        await ExtractAsync(engine, user, "I live in Beijing", _ => Moved("Lives in Beijing", null, "The user lives in Beijing", []));
+        time.SetUtcNow(t1);
+        // Worded so that recall finds the earlier memory by its words: this engine has no embedding model.
+        await ExtractAsync(engine, user, "I live in Shanghai now", shown => Moved("Lives in Shanghai", "Lives in Beijing", "The user lives in Shanghai", Shown(shown, "Beijing")));
+        time.SetUtcNow(t2);
+        await ExtractAsync(engine, user, "I live in Beijing again", shown => Moved("Lives in Beijing", "Lives in Shanghai", "The user lives in Beijing", Shown(shown, "Shanghai")));
+
+        Assert.Equal("Lives in Beijing", (await engine.GetCoreAsync(user)).Find("human")!.Value);
+        var current = await engine.SearchArchiveAsync(user, "where does the user live", 10);
+        Assert.Equal(["Lives in Beijing", "The user lives in Beijing"], current.Select(s => s.Item.Content).Order(StringComparer.Ordinal));
+
+        var id = (string content) => LexicalTerms.ContentHash(content);
+        foreach (var (city, other) in new[] { ("The user lives in Beijing", "The user lives in Shanghai"), ("Lives in Beijing", "Lives in Shanghai") })
+        {
+            var beijing = (await Store.GetArchiveItemAsync(user, id(city)))!;
+            var shanghai = (await Store.GetArchiveItemAsync(user, id(other)))!;
+            // Beijing: true from T0 to t1, and again from t2; Shanghai: true from t1 to t2, ended by Beijing.
+            Assert.Equal((null, t2), (beijing.SupersededAt, beijing.CreatedAt));
+            Assert.Equal([new ArchiveInterval(T0, t1, shanghai.Id)], beijing.Intervals);
+            Assert.Equal((t2, beijing.Id), (shanghai.SupersededAt, shanghai.SupersededBy));
+            Assert.Equal([new ArchiveInterval(t1, t2, beijing.Id)], shanghai.Intervals);
+        }
+        // No cycle: from every memory, what replaced it leads to a current one.
+        foreach (var item in (await Store.ListArchiveAsync(user, 20, null)).Items)
+        {
+            var seen = new HashSet<string>();
+            var at = item;
+            while (at.SupersededBy is { } next && seen.Add(at.Id)) at = (await Store.GetArchiveItemAsync(user, next))!;
+            Assert.Null(at.SupersededAt);
+        }
+    }
+
+    [ConditionalFact]
+    public virtual async Task A_restatement_through_a_plain_add_is_current_again_and_retires_what_replaced_it()
+    {
+        var user = NewUser();
+        var time = new FakeTimeProvider(T0);
+        var engine = Engine(time);
+        var (beijing, _) = await engine.AddArchiveAsync(user, new NewMemory("The user lives in Beijing", MemoryType.Fact, 0.8));
+        time.SetUtcNow(T0.AddDays(1));
+        var (shanghai, _) = await engine.AddArchiveAsync(user, new NewMemory("The user lives in Shanghai", MemoryType.Fact, 0.8), [beijing.Id]);
+        time.SetUtcNow(T0.AddDays(2));
+
+        // Said three hours before it is posted: true again from then, in memory again from now.
+        var said = T0.AddDays(2).AddHours(-3);
+        var (restated, created) = await engine.AddArchiveAsync(user, new NewMemory("the user lives in beijing", CreatedAt: said), [shanghai.Id]);
+        // The same again changes nothing more.
+        time.SetUtcNow(T0.AddDays(3));
+        var (again, _) = await engine.AddArchiveAsync(user, new NewMemory("The user lives in Beijing"));
+
+        Assert.False(created);
+        Assert.Equal((beijing.Id, null, said, T0.AddDays(2)), (restated.Id, restated.SupersededAt, restated.CreatedAt, restated.EnteredAt));
+        Assert.Equal((said, T0.AddDays(2)), (again.CreatedAt, again.EnteredAt));
+        var stored = (await Store.GetArchiveItemAsync(user, beijing.Id))!;
+        Assert.Equal((said, T0.AddDays(2), restated.ForgetAt), (stored.CreatedAt, stored.EnteredAt, stored.ForgetAt));
+        // Decay runs from its new entry: it is forgotten when a fact entered then would be.
+        Assert.Equal(Truncated(new DecayModel(new DecayOptions()).ForgetAt(stored)), stored.ForgetAt);
+        Assert.True(stored.ForgetAt > beijing.ForgetAt);
+        Assert.Equal([new ArchiveInterval(T0, T0.AddDays(1), shanghai.Id)], stored.Intervals);
+        var retired = (await Store.GetArchiveItemAsync(user, shanghai.Id))!;
+        Assert.Equal((said, beijing.Id), (retired.SupersededAt, retired.SupersededBy));
+        Assert.Equal([new ArchiveInterval(T0.AddDays(1), said, beijing.Id)], retired.Intervals);
+        Assert.Equal(["The user lives in Beijing"], (await engine.SearchArchiveAsync(user, "lives", 5)).Select(s => s.Item.Content));
+    }
+
+    private static DateTimeOffset? Truncated(DateTimeOffset? time) => time?.AddTicks(-(time.Value.Ticks % TimeSpan.TicksPerMillisecond));
+
+    [ConditionalFact]
+    public virtual async Task An_add_that_supersedes_what_is_not_current_is_refused_and_writes_nothing()
+    {
+        var user = NewUser();
+        var time = new FakeTimeProvider(T0);
+        var engine = Engine(time);
+        var (beijing, _) = await engine.AddArchiveAsync(user, new NewMemory("The user lives in Beijing"));
+        var (shanghai, _) = await engine.AddArchiveAsync(user, new NewMemory("The user lives in Shanghai"), [beijing.Id]);
+
+        var gone = await Assert.ThrowsAsync<MemoryValidationException>(() => engine.AddArchiveAsync(user, new NewMemory("The user lives in Tokyo"), [new string('0', 32)]));
+        var history = await Assert.ThrowsAsync<MemoryValidationException>(() => engine.AddArchiveAsync(user, new NewMemory("The user lives in Tokyo"), [beijing.Id]));
+        var itself = await Assert.ThrowsAsync<MemoryValidationException>(() => engine.AddArchiveAsync(user, new NewMemory("The user lives in Shanghai"), [shanghai.Id]));
+
+        Assert.All(new[] { gone, history, itself }, e => Assert.Equal("supersedes", e.Field));
+        Assert.Null(await Store.GetArchiveItemAsync(user, LexicalTerms.ContentHash("The user lives in Tokyo")));
+        Assert.Null((await Store.GetArchiveItemAsync(user, shanghai.Id))!.SupersededAt);
+        Assert.Equal(shanghai.Id, (await Store.GetArchiveItemAsync(user, beijing.Id))!.SupersededBy);
+    }
+
+    [ConditionalFact]
+    public virtual async Task Two_restatements_of_the_same_fact_at_once_leave_it_current_once_with_each_period_once()
+    {
+        var user = NewUser();
+        var time = new FakeTimeProvider(T0);
+        var engine = Engine(time);
+        var (beijing, _) = await engine.AddArchiveAsync(user, new NewMemory("The user lives in Beijing"));
+        time.SetUtcNow(T0.AddDays(1));
+        var (shanghai, _) = await engine.AddArchiveAsync(user, new NewMemory("The user lives in Shanghai"), [beijing.Id]);
+        time.SetUtcNow(T0.AddDays(2));
+
+        // Both read Beijing superseded before either writes.
+        var first = engine.Begin(user);
+        var second = engine.Begin(user);
+        await first.AddArchiveAsync(new NewMemory("The user lives in Beijing"));
+        time.Advance(TimeSpan.FromMinutes(1));
+        await second.AddArchiveAsync(new NewMemory("The user lives in Beijing"));
+        second.AddMessage("user", "I live in Beijing again", "turn-2");
+        await first.CommitAsync();
+        await second.CommitAsync();
+
+        var stored = (await Store.GetArchiveItemAsync(user, beijing.Id))!;
+        var retired = (await Store.GetArchiveItemAsync(user, shanghai.Id))!;
+        // The first restatement wins; the second is skipped (its other writes are not), and sees the first.
+        Assert.Equal((null, T0.AddDays(2)), (stored.SupersededAt, stored.CreatedAt));
+        Assert.Equal([new ArchiveInterval(T0, T0.AddDays(1), shanghai.Id)], stored.Intervals);
+        Assert.Equal((T0.AddDays(2), beijing.Id), (retired.SupersededAt, retired.SupersededBy));
+        Assert.Equal([new ArchiveInterval(T0.AddDays(1), T0.AddDays(2), beijing.Id)], retired.Intervals);
+        Assert.Equal(T0.AddDays(2), second.SkippedAdds[beijing.Id]!.CreatedAt);
+        Assert.Contains((await Store.ListMessagesAsync(user, null, 10, null)).Items, m => m.Content == "I live in Beijing again");
+        Assert.Equal(["The user lives in Beijing"], (await engine.SearchArchiveAsync(user, "lives", 5)).Select(s => s.Item.Content));
+    }
+
+    [ConditionalFact]
+    public virtual async Task Crossed_restatements_of_two_facts_at_once_form_no_cycle()
+    {
+        var user = NewUser();
+        var time = new FakeTimeProvider(T0);
+        var engine = Engine(time);
+        var (beijing, _) = await engine.AddArchiveAsync(user, new NewMemory("The user lives in Beijing"));
+        time.SetUtcNow(T0.AddDays(1));
+        var (shanghai, _) = await engine.AddArchiveAsync(user, new NewMemory("The user lives in Shanghai"), [beijing.Id]);
+        time.SetUtcNow(T0.AddDays(2));
+        var (tokyo, _) = await engine.AddArchiveAsync(user, new NewMemory("The user lives in Tokyo"), [shanghai.Id]);
+        time.SetUtcNow(T0.AddDays(3));
+
+        // Beijing and Shanghai stated again at once: each would retire Tokyo, the end of their chain.
+        var first = engine.Begin(user);
+        var second = engine.Begin(user);
+        await first.AddArchiveAsync(new NewMemory("The user lives in Beijing"));
+        await second.AddArchiveAsync(new NewMemory("The user lives in Shanghai"));
+        await first.CommitAsync();
+        await second.CommitAsync();
+
+        var items = (await Store.ListArchiveAsync(user, 10, null)).Items;
+        Assert.Equal(3, items.Count);
+        foreach (var item in items)
+        {
+            var seen = new HashSet<string>();
+            var at = item;
+            while (at.SupersededBy is { } next && seen.Add(at.Id)) at = (await Store.GetArchiveItemAsync(user, next))!;
+            Assert.Null(at.SupersededAt);
+        }
+        Assert.Equal(beijing.Id, items.Single(i => i.Id == tokyo.Id).SupersededBy);
     }
 }

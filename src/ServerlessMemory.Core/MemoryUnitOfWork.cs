@@ -116,7 +116,7 @@ public sealed class MemoryUnitOfWork
             // unit itself retired it). Said as of a time it was still true, it is the same past statement.
             var stated = memory.CreatedAt ?? now;
             return existing.SupersededAt is { } supersededAt && stated > supersededAt && !_supersessions.ContainsKey(id)
-                ? (await RestateAsync(existing, stated, cancellationToken), false)
+                ? (await RestateAsync(existing, stated, now, cancellationToken), false)
                 : (existing, false);
         }
         // A stored memory past its forgetAt is forgotten already (the sweep just has not removed it):
@@ -252,14 +252,14 @@ public sealed class MemoryUnitOfWork
 
     /// <summary>
     /// A superseded memory stated again: current again, true from <paramref name="at"/> (when it was
-    /// said again), and entered memory again now, so its decay starts anew as a new memory's would; its
+    /// said again), and entered memory again <paramref name="now"/> (the instant the add read: said now,
+    /// it is true from the instant it enters), so its decay starts anew as a new memory's would; its
     /// past periods are kept. What superseded it (the current end of that chain: it may have been
     /// superseded in turn) stops being true at <paramref name="at"/>, superseded by this one; so the
     /// chain ends in one current memory and never loops.
     /// </summary>
-    private async Task<ArchiveItem> RestateAsync(ArchiveItem stored, DateTimeOffset at, CancellationToken cancellationToken)
+    private async Task<ArchiveItem> RestateAsync(ArchiveItem stored, DateTimeOffset at, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var now = _engine.Now();
         var item = stored with { SupersededAt = null, SupersededBy = null, CreatedAt = at, EnteredAt = now, LastAccessedAt = now, History = stored.Intervals };
         // To the millisecond, as the stores keep times (as an add does).
         item = item with { ForgetAt = _engine.Decay.ForgetAt(item) is { } forgetAt ? forgetAt.AddTicks(-(forgetAt.Ticks % TimeSpan.TicksPerMillisecond)) : null };

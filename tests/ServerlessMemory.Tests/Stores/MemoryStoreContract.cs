@@ -753,6 +753,25 @@ public abstract class MemoryStoreContract
     }
 
     [ConditionalFact]
+    public virtual async Task A_restatement_said_now_is_true_from_the_instant_it_enters_memory()
+    {
+        var user = NewUser();
+        var time = new FakeTimeProvider(T0);
+        var engine = Engine(time);
+        var (beijing, _) = await engine.AddArchiveAsync(user, new NewMemory("The user lives in Beijing"));
+        time.SetUtcNow(T0.AddDays(1));
+        var (shanghai, _) = await engine.AddArchiveAsync(user, new NewMemory("The user lives in Shanghai"), [beijing.Id]);
+        time.SetUtcNow(T0.AddDays(2));
+        // A clock that moves on every read, as a real one does between two reads in one request.
+        time.AutoAdvanceAmount = TimeSpan.FromMilliseconds(1);
+
+        var (restated, _) = await engine.AddArchiveAsync(user, new NewMemory("The user lives in Beijing"), [shanghai.Id]);
+
+        Assert.Equal(restated.CreatedAt, restated.EnteredAt);
+        Assert.Equal(restated.CreatedAt, (await Store.GetArchiveItemAsync(user, shanghai.Id))!.SupersededAt);
+    }
+
+    [ConditionalFact]
     public virtual async Task Two_restatements_of_the_same_fact_at_once_leave_it_current_once_with_each_period_once()
     {
         var user = NewUser();

@@ -14,6 +14,9 @@ namespace ServerlessMemory.Api;
 /// </summary>
 internal sealed record Problem(int Status, string Title, string Detail, string? Field = null, TimeSpan? RetryAfter = null)
 {
+    /// <summary>Members added to the problem object (an interrupted import's <c>imported</c>: what landed, and the cursor).</summary>
+    public IDictionary<string, object?>? Extensions { get; init; }
+
     /// <summary>The status's section of RFC 9110, as ASP.NET Core's problem details name it.</summary>
     public string Type => Status switch
     {
@@ -34,8 +37,8 @@ internal sealed record Problem(int Status, string Title, string Detail, string? 
         if (RetryAfter is { } wait)
             context.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, wait.TotalSeconds))).ToString(CultureInfo.InvariantCulture);
         return Field is not null
-            ? TypedResults.ValidationProblem(new Dictionary<string, string[]> { [Field] = [Detail] }, detail: Detail, title: Title)
-            : TypedResults.Problem(statusCode: Status, title: Title, detail: Detail);
+            ? TypedResults.ValidationProblem(new Dictionary<string, string[]> { [Field] = [Detail] }, detail: Detail, title: Title, extensions: Extensions)
+            : TypedResults.Problem(statusCode: Status, title: Title, detail: Detail, extensions: Extensions);
     }
 
     /// <summary>The problem as a body of its own (a stream's <c>error</c> event), where no status line or header can carry it.</summary>
@@ -54,6 +57,14 @@ internal static class Problems
         var services = request.HttpContext.RequestServices;
         switch (e)
         {
+            case ImportInterruptedException i:
+                // The cause is answered as it would be on its own, with what landed before it: nothing else is stored.
+                var cause = For(i.InnerException!, request);
+                return cause with
+                {
+                    Detail = $"{cause.Detail} The import stopped after {i.Landed.Chunks} chunks ({i.Landed.Records} records); 'imported' says what landed, and its cursor resumes it.",
+                    Extensions = new Dictionary<string, object?> { ["imported"] = i.Landed },
+                };
             case MemoryValidationException v:
                 return new(400, "The request is not valid.", v.Message, Field: v.Field);
             case MemoryNotFoundException n:

@@ -9,9 +9,9 @@ namespace ServerlessMemory.Api;
 /// <summary>Reads request bodies within the size limit, as JSON objects with known fields only.</summary>
 internal static class RequestBody
 {
-    public sealed class TooLargeException(int limit) : Exception($"The request body is larger than {limit} bytes.")
+    public sealed class TooLargeException(long limit) : Exception($"The request body is larger than {limit} bytes.")
     {
-        public int Limit { get; } = limit;
+        public long Limit { get; } = limit;
     }
 
     /// <summary>A body in a media type other than JSON (the API answers 415).</summary>
@@ -53,6 +53,65 @@ internal static class RequestBody
                 if (!allowed.Contains(property.Name))
                     throw new MemoryValidationException(property.Name, $"Unknown field '{property.Name}'.");
         return body;
+    }
+
+    /// <summary>
+    /// The body as a stream read as it arrives, for a route whose body is far larger than any other's
+    /// (the import): JSON only, at most <paramref name="limit"/> bytes (its own setting), a larger
+    /// Content-Length refused before a byte is read, and a body without one refused as soon as it passes the limit.
+    /// </summary>
+    public static Stream OpenStream(HttpRequest request, long limit)
+    {
+        CheckMediaType(request.ContentType);
+        if (request.ContentLength > limit) throw new TooLargeException(limit);
+        // Kestrel's own cap (30 MB) would cut this route's body short: this route's limit is its own.
+        if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+            size.MaxRequestBodySize = limit + 1;
+        return new LimitedStream(request, limit);
+    }
+
+    /// <summary>Reads the request body up to its limit, with a lost connection read as <see cref="ReadAsync"/> reads it.</summary>
+    private sealed class LimitedStream(HttpRequest request, long limit) : Stream
+    {
+        private long _read;
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int read;
+            try
+            {
+                read = await request.Body.ReadAsync(buffer, cancellationToken);
+            }
+            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status408RequestTimeout)
+            {
+                throw;
+            }
+            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                throw new TooLargeException(limit);
+            }
+            catch (IOException e)
+            {
+                request.HttpContext.Abort();
+                throw new BadHttpRequestException("The connection was lost while the request body was read.", StatusCodes.Status400BadRequest, e);
+            }
+            _read += read;
+            return _read > limit ? throw new TooLargeException(limit) : read;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("The body is read asynchronously.");
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>A connection lost mid-body is the client's doing: a 400 of Kestrel's kind, not an I/O failure of ours.</summary>

@@ -28,6 +28,8 @@ public static class ServerlessMemoryExtensions
             .ValidateOnStart();
         services.AddOptions<MemoryLimits>().BindConfiguration("Memory:Limits")
             .Validate(o => o.StoreTimeout >= TimeSpan.Zero, "Memory__Limits__StoreTimeout must not be negative: a store call's deadline, e.g. 00:00:10.")
+            .Validate(o => o.ImportBodyBytes > 0 && o.ImportChunkRecords > 0 && o.ImportChunkBytes > 0,
+                "Memory__Limits__ImportBodyBytes, ImportChunkRecords and ImportChunkBytes must be positive.")
             .ValidateOnStart();
         services.AddOptions<SearchOptions>().BindConfiguration("Memory:Search");
         services.AddOptions<AccessOptions>().BindConfiguration("Memory:Accesses")

@@ -100,3 +100,25 @@ public sealed record MemoryTool(string Name, string Description, JsonElement Par
 
 /// <summary>One run of the decay sweep.</summary>
 public sealed record SweepResult(int Scanned, int Forgotten, int Users, long DurationMs);
+
+/// <summary>What an import did (or would do, on a dry run) with one section's records.</summary>
+public sealed record ImportTally(int Added, int Updated, int Skipped, int Conflicts, int Forgotten);
+
+/// <summary>A record the service holds differently from the document (the service's is kept).</summary>
+public sealed record ImportConflict(string Section, string Id, string Reason);
+
+/// <summary>
+/// An import's answer: what landed per section, the conflicts and forgotten memories (the first 100 of
+/// each), how vectors were taken (<c>reused</c>, <c>backfill</c> or <c>none</c>), the chunks written,
+/// and, when it is not <see cref="Complete"/>, the <see cref="Cursor"/> to resume from.
+/// </summary>
+public sealed record ImportReport(
+    string Mode, bool DryRun, bool Complete, int Chunks, long Records,
+    ImportTally Core, ImportTally Archive, ImportTally Messages, ImportTally Sessions,
+    string Vectors, IReadOnlyList<ImportConflict> Conflicts, IReadOnlyList<string> Forgotten, string? Cursor);
+
+/// <summary>How to import: <see cref="Mode"/> <c>merge</c> (default) or <c>replace</c>; a dry run writes nothing; a cursor resumes; <see cref="FromUserId"/> names the document's user when it is another.</summary>
+public sealed record ImportOptions(string Mode = "merge", bool DryRun = false, string? Cursor = null, string? FromUserId = null);
+
+/// <summary>How far an import's upload is: bytes of the document sent, of how many when known.</summary>
+public sealed record ImportProgress(long BytesSent, long? TotalBytes);

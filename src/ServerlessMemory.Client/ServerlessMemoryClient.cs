@@ -133,6 +133,90 @@ public sealed class ServerlessMemoryClient
         }
     }
 
+    /// <summary>
+    /// Sends an export document (format <c>serverless-memory/1</c>) to the user's memory as it is read
+    /// from <paramref name="document"/>, reporting the bytes sent; the service writes it in atomic
+    /// chunks. An import that stops part-way throws with <see cref="ServerlessMemoryException.Imported"/>
+    /// saying what landed and the cursor to resume from (<see cref="ImportOptions.Cursor"/>, the same document again).
+    /// </summary>
+    public async Task<ImportReport> ImportAsync(string userId, Stream document, ImportOptions? options = null, IProgress<ImportProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(document);
+        options ??= new ImportOptions();
+        var total = document.CanSeek ? document.Length - document.Position : (long?)null;
+        using var content = new StreamContent(new ProgressStream(document, total, progress), 81920);
+        content.Headers.ContentType = new("application/json") { CharSet = "utf-8" };
+        if (total is { } length) content.Headers.ContentLength = length;
+        var path = $"{User(userId)}/import" + Query(("mode", options.Mode), ("dryRun", options.DryRun ? "true" : null), ("cursor", options.Cursor),
+            ("fromUserId", options.FromUserId));
+        using var response = await SendRawAsync(HttpMethod.Post, path, content, cancellationToken, longTransfer: true).ConfigureAwait(false);
+        return await ReadAsync<ImportReport>(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// As <see cref="ImportAsync(string, Stream, ImportOptions?, IProgress{ImportProgress}?, CancellationToken)"/>, opening the
+    /// document with <paramref name="openDocument"/>; an import that stops part-way with a cursor (the
+    /// store unavailable, a lost connection answered) is resumed from it, with the document opened again,
+    /// up to <paramref name="attempts"/> times in all.
+    /// </summary>
+    public async Task<ImportReport> ImportAsync(string userId, Func<Stream> openDocument, ImportOptions? options = null,
+        IProgress<ImportProgress>? progress = null, int attempts = 3, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(openDocument);
+        ArgumentOutOfRangeException.ThrowIfLessThan(attempts, 1);
+        options ??= new ImportOptions();
+        for (var attempt = 1; ; attempt++)
+        {
+            await using var document = openDocument();
+            try
+            {
+                return await ImportAsync(userId, document, options, progress, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ServerlessMemoryException e) when (attempt < attempts && e is not ServerlessMemoryValidationException && e.Imported?.Cursor is { } cursor)
+            {
+                options = options with { Cursor = cursor };
+                if (e is ServerlessMemoryUnavailableException { RetryAfter: { } wait })
+                    await Task.Delay(wait < TimeSpan.FromSeconds(30) ? wait : TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Reports the bytes read from the document, which are the bytes sent.</summary>
+    private sealed class ProgressStream(Stream inner, long? total, IProgress<ImportProgress>? progress) : Stream
+    {
+        private long _sent;
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            _sent += read;
+            if (read > 0) progress?.Report(new ImportProgress(_sent, total));
+            return read;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var read = inner.Read(buffer, offset, count);
+            _sent += read;
+            if (read > 0) progress?.Report(new ImportProgress(_sent, total));
+            return read;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => total ?? throw new NotSupportedException();
+        public override long Position { get => _sent; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     // Memory tools
 
     /// <summary>The memory tools' definitions, as the service's own chat model gets them.</summary>
@@ -173,10 +257,12 @@ public sealed class ServerlessMemoryClient
     }
 
     private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken,
-        string? ifMatch = null, bool admin = false, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
+        string? ifMatch = null, bool admin = false, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead, bool longTransfer = false)
     {
         using var request = new HttpRequestMessage(method, Address(path));
-        if (body is not null) request.Content = JsonContent.Create(body, body.GetType(), options: Json);
+        if (longTransfer) request.Options.Set(ServerlessMemoryClientServiceCollectionExtensions.LongTransfer, true);
+        if (body is HttpContent content) request.Content = content;
+        else if (body is not null) request.Content = JsonContent.Create(body, body.GetType(), options: Json);
         var key = admin ? _options.AdminKey ?? _options.ApiKey : _options.ApiKey;
         if (!string.IsNullOrEmpty(key)) request.Headers.TryAddWithoutValidation("x-functions-key", key);
         if (ifMatch is not null)

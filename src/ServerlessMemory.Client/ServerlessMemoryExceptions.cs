@@ -34,11 +34,15 @@ public class ServerlessMemoryException : Exception
     /// <summary>On a validation problem, each field with what is wrong with it.</summary>
     public IReadOnlyDictionary<string, string[]> Errors { get; } = new Dictionary<string, string[]>();
 
+    /// <summary>An import that stopped part-way: what landed before the failure, with the cursor to resume from.</summary>
+    public ImportReport? Imported { get; private set; }
+
     /// <summary>Reads a problem+json (or any) error answer into the exception for its status.</summary>
     internal static async Task<ServerlessMemoryException> FromResponseAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         string? title = null, detail = null, type = null;
         Dictionary<string, string[]>? errors = null;
+        ImportReport? imported = null;
         try
         {
             var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
@@ -51,6 +55,8 @@ public class ServerlessMemoryException : Exception
                     title = Text(root, "title");
                     detail = Text(root, "detail");
                     type = Text(root, "type");
+                    if (root.TryGetProperty("imported", out var i) && i.ValueKind == JsonValueKind.Object)
+                        imported = i.Deserialize<ImportReport>(ServerlessMemoryClient.Json);
                     if (root.TryGetProperty("errors", out var e) && e.ValueKind == JsonValueKind.Object)
                         errors = e.EnumerateObject().ToDictionary(p => p.Name,
                             p => p.Value.ValueKind == JsonValueKind.Array ? [.. p.Value.EnumerateArray().Select(v => v.ToString())] : new[] { p.Value.ToString() });
@@ -62,7 +68,7 @@ public class ServerlessMemoryException : Exception
             // Not a problem document (a proxy's error page, say): the status says enough.
         }
         var status = response.StatusCode;
-        return (int)status switch
+        var exception = (int)status switch
         {
             400 => new ServerlessMemoryValidationException(status, title, detail, type, errors),
             401 or 403 => new ServerlessMemoryAuthorizationException(status, title, detail, type, errors),
@@ -73,6 +79,8 @@ public class ServerlessMemoryException : Exception
             501 => new ServerlessMemoryNotConfiguredException(status, title, detail, type, errors),
             _ => new ServerlessMemoryException(status, title, detail, type, errors),
         };
+        exception.Imported = imported;
+        return exception;
     }
 
     internal static TimeSpan? RetryAfterOf(HttpResponseMessage response) =>

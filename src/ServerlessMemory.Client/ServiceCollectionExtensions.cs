@@ -36,6 +36,10 @@ public static class ServerlessMemoryClientServiceCollectionExtensions
             var standard = new HttpStandardResilienceOptions();
             standard.AttemptTimeout.Timeout = o.AttemptTimeout;
             standard.TotalRequestTimeout.Timeout = o.AttemptTimeout * (o.MaxRetries + 1) + TimeSpan.FromSeconds(30);
+            // An import runs as long as its document takes to send and store: the caller's token ends it, not a timeout.
+            standard.AttemptTimeout.TimeoutGenerator = args => ValueTask.FromResult(IsLongTransfer(args.Context.GetRequestMessage()) ? Timeout.InfiniteTimeSpan : o.AttemptTimeout);
+            var total = standard.TotalRequestTimeout.Timeout;
+            standard.TotalRequestTimeout.TimeoutGenerator = args => ValueTask.FromResult(IsLongTransfer(args.Context.GetRequestMessage()) ? Timeout.InfiniteTimeSpan : total);
             standard.CircuitBreaker.SamplingDuration = o.AttemptTimeout * 2;
             standard.Retry.MaxRetryAttempts = Math.Max(1, o.MaxRetries);
             standard.Retry.Delay = o.RetryDelay;
@@ -57,8 +61,14 @@ public static class ServerlessMemoryClientServiceCollectionExtensions
             o.ApiKey = apiKey ?? o.ApiKey;
         });
 
+    /// <summary>Marks a request that streams a document (an import): never retried (its body is read once, and part of it may have landed), never timed out.</summary>
+    internal static readonly HttpRequestOptionsKey<bool> LongTransfer = new("ServerlessMemory.LongTransfer");
+
+    private static bool IsLongTransfer(HttpRequestMessage? request) => request?.Options.TryGetValue(LongTransfer, out var yes) == true && yes;
+
     internal static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, HttpRequestMessage? request, TimeSpan maxRetryAfter)
     {
+        if (IsLongTransfer(request ?? outcome.Result?.RequestMessage)) return false;
         var idempotent = (request ?? outcome.Result?.RequestMessage)?.Method != HttpMethod.Post;
         if (outcome.Result is { } response)
         {

@@ -50,3 +50,9 @@ public sealed class BlockOverflowException(MemoryBlock block) : MemoryValidation
 {
     public MemoryBlock Block { get; } = block;
 }
+
+/// <summary>
+/// An <see cref="MemoryChangeSet.Atomic"/> change set larger than one transaction of the store can
+/// hold; nothing was written. The writer splits it and tries again.
+/// </summary>
+public sealed class ChangeSetTooLargeException(string message) : Exception(message);

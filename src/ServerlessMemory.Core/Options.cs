@@ -9,6 +9,12 @@ public sealed class MemoryLimits
     public int MaxBlockLimit { get; set; } = 20_000;
     public int MaxBlocks { get; set; } = 32;
     public int RequestBodyBytes { get; set; } = 64 * 1024;
+    /// <summary>The import route's own body limit: an export document is far larger than any other request.</summary>
+    public long ImportBodyBytes { get; set; } = 512L * 1024 * 1024;
+    /// <summary>Records an import writes in one transaction (one chunk).</summary>
+    public int ImportChunkRecords { get; set; } = 100;
+    /// <summary>Bytes of the document an import writes in one chunk, so that a chunk fits one Cosmos DB batch (2 MB).</summary>
+    public int ImportChunkBytes { get; set; } = 1024 * 1024;
     public int MetadataEntries { get; set; } = 16;
     public int MetadataChars { get; set; } = 256;
     public int MaxTop { get; set; } = 20;

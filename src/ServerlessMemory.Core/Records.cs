@@ -151,6 +151,11 @@ public sealed record MemoryChangeSet
     public IReadOnlyList<ArchiveAccess> Accesses { get; init; } = [];
     public IReadOnlyList<ConversationMessage> Messages { get; init; } = [];
     public SessionState? Session { get; init; }
+    /// <summary>
+    /// All of it in one transaction or none of it: a store that would have to split it (Cosmos DB's
+    /// batch limits) throws <see cref="ChangeSetTooLargeException"/> instead and writes nothing.
+    /// </summary>
+    public bool Atomic { get; init; }
 
     public bool IsEmpty => Core is null && ArchiveAdds.Count == 0 && ArchiveRenewals.Count == 0 && ArchiveSupersessions.Count == 0 && ArchiveRestatements.Count == 0 && ArchiveDeletes.Count == 0 &&
                            Accesses.Count == 0 && Messages.Count == 0 && Session is null;

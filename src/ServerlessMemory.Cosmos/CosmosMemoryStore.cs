@@ -93,6 +93,8 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
         var meter = RequestMeter.Start();
         var writes = CosmosWrite.Plan(userId, changes, _options.EmbeddingDimensions);
         var batches = CosmosWrite.Split(writes);
+        if (changes.Atomic && batches.Count > 1)
+            throw new ChangeSetTooLargeException($"The change set needs {batches.Count} batches; one holds {MaxBatchOperations} operations and {MaxBatchBytes} bytes.");
         string? etag = null;
         var skipped = new List<string>();
         try

@@ -4,7 +4,7 @@ using ServerlessMemory.Api;
 
 namespace ServerlessMemory.Functions;
 
-/// <summary>A user's memory out of the service, as one streamed document.</summary>
+/// <summary>A user's memory out of the service as one streamed document, and back in.</summary>
 public sealed class PortabilityFunctions
 {
     [Function("ExportUser")]
@@ -12,4 +12,10 @@ public sealed class PortabilityFunctions
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "users/{userId}/export")] HttpRequest request,
         string userId, CancellationToken cancellationToken) =>
         MemoryApi.ExportUser(request, userId, cancellationToken);
+
+    [Function("ImportUser")]
+    public Task<IResult> ImportUser(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "users/{userId}/import")] HttpRequest request,
+        string userId, CancellationToken cancellationToken) =>
+        MemoryApi.ImportUser(request, userId, cancellationToken);
 }

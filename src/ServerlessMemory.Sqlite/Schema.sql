@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS message (
 );
 CREATE INDEX IF NOT EXISTS message_by_session ON message (user_id, session_id, seq DESC);
 CREATE INDEX IF NOT EXISTS message_by_user ON message (user_id, seq DESC);
+-- Listings go by the time each message was said (an import writes a conversation newest first).
+CREATE INDEX IF NOT EXISTS message_by_session_time ON message (user_id, session_id, created_at DESC, seq DESC);
+CREATE INDEX IF NOT EXISTS message_by_user_time ON message (user_id, created_at DESC, seq DESC);
 -- Terms from LexicalTerms (words, and CJK unigrams and bigrams), each prefixed with a hash of its
 -- owner, so that a query reads only the posting lists of one user's terms. (Archive search reads an
 -- in-memory index instead: LexicalIndexCache.)

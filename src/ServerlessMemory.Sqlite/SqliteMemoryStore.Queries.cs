@@ -98,16 +98,18 @@ public sealed partial class SqliteMemoryStore
     public async Task<Page<ConversationMessage>> ListMessagesAsync(
         string userId, string? sessionId, int limit, string? continuationToken, CancellationToken cancellationToken = default)
     {
-        var (_, before) = ParseToken(continuationToken);
+        // By the time each was said, as Cosmos DB orders them, then as written: an imported conversation
+        // arrives newest first, and still reads in the order it was said.
+        var (created, seq) = ParseToken(continuationToken);
         await using var connection = Open();
         var rows = await ReadMessagesAsync(connection, $"""
             SELECT {MessageColumns} FROM message
-            WHERE user_id = $u {(sessionId is null ? "" : "AND session_id = $s")} AND seq < $before
-            ORDER BY seq DESC LIMIT $limit
-            """, cancellationToken, ("$u", userId), ("$s", sessionId), ("$before", before), ("$limit", limit + 1));
+            WHERE user_id = $u {(sessionId is null ? "" : "AND session_id = $s")} AND (created_at, seq) < ($created, $seq)
+            ORDER BY created_at DESC, seq DESC LIMIT $limit
+            """, cancellationToken, ("$u", userId), ("$s", sessionId), ("$created", created), ("$seq", seq), ("$limit", limit + 1));
         var more = rows.Count > limit;
         var page = rows.Take(limit).ToList();
-        return new([.. page.Select(r => r.Message)], more ? Token(0, page[^1].Seq) : null);
+        return new([.. page.Select(r => r.Message)], more ? Token(Ms(page[^1].Message.CreatedAt)!.Value, page[^1].Seq) : null);
     }
 
     public async Task<IReadOnlyList<ConversationMessage>> SearchMessagesAsync(

@@ -243,6 +243,22 @@ public sealed class ContextAndTurnsTests : IAsyncLifetime
         Assert.Empty((await Ok(await http.GetAsync("/api/users/u/messages")))["items"]!.AsArray());
     }
 
+    [Fact]
+    public async Task A_dated_turns_message_is_a_400_naming_its_createdAt_never_stored_and_unseen()
+    {
+        // Messages through turns enter now: a createdAt in the past is refused, not acknowledged and lost.
+        _model.Chat = request => IsExtraction(request) ? new(NoExtraction) : new(Status: 500);
+        using var service = Service(_model);
+        var http = service.Client();
+
+        var body = await Problem(await http.PostAsync("/api/users/dated/turns",
+            Json("""{"messages":[{"role":"user","content":"I adopted a cat named Miso","createdAt":"2025-06-01T10:00:00Z"}]}""")), 400);
+
+        Assert.Contains("messages[0].createdAt", body["errors"]!.AsObject().Select(e => e.Key));
+        Assert.Empty((await Ok(await http.GetAsync("/api/users/dated/messages")))["items"]!.AsArray());
+        Assert.Empty(_model.Requests);
+    }
+
     [Theory]
     [InlineData("""{}""")]
     [InlineData("""{"messages":[]}""")]

@@ -59,10 +59,57 @@ public sealed class ClientTests : IAsyncLifetime
         await Assert.ThrowsAsync<ServerlessMemoryValidationException>(() => memory.ExportAsync("bad user", new MemoryStream()));
     }
 
+    [Fact]
+    public async Task Import_sends_a_document_reporting_its_bytes_and_resumes_an_interrupted_one_from_its_cursor()
+    {
+        using var service = new ServiceFactory();
+        service.Settings["Memory:Limits:ImportChunkRecords"] = "5";
+        var failing = new FailingStore.Switch();
+        service.TestServices = services => FailingStore.Decorate(services, failing);
+        var memory = Client(service);
+        foreach (var i in Enumerable.Range(0, 12))
+            await memory.AddArchiveItemAsync("source", new NewArchiveMemory($"memory number {i}", CreatedAt: new DateTimeOffset(2025, 6, 1, 10, 0, i, TimeSpan.Zero)));
+        using var file = new MemoryStream();
+        await memory.ExportAsync("source", file);
+        var sent = new List<ImportProgress>();
+
+        var dry = await memory.ImportAsync("target", new MemoryStream(file.ToArray()), new ImportOptions(DryRun: true, FromUserId: "source"),
+            new SynchronousProgress<ImportProgress>(sent.Add));
+
+        Assert.Equal((12, 0), (dry.Archive.Added, dry.Chunks));
+        Assert.Equal(file.Length, sent[^1].BytesSent);
+        Assert.Equal(file.Length, sent[^1].TotalBytes);
+        // The store fails after two chunks: the first call says what landed, the second goes on from its cursor.
+        failing.FailCommitsAfter = 2;
+        var interrupted = await Assert.ThrowsAsync<ServerlessMemoryUnavailableException>(() =>
+            memory.ImportAsync("target", new MemoryStream(file.ToArray()), new ImportOptions(FromUserId: "source")));
+        Assert.Equal((2, false), (interrupted.Imported!.Chunks, interrupted.Imported.Complete));
+        Assert.Equal(10, (await memory.ListArchiveAsync("target", limit: 100)).Items.Count);
+        failing.FailCommitsAfter = null;
+
+        var resumed = await memory.ImportAsync("target", new MemoryStream(file.ToArray()), new ImportOptions(Cursor: interrupted.Imported.Cursor, FromUserId: "source"));
+
+        Assert.True(resumed.Complete);
+        Assert.Equal(2, resumed.Archive.Added);
+        Assert.Equal(12, (await memory.ListArchiveAsync("target", limit: 100)).Items.Count);
+        // With a way to open the document again, the client resumes by itself.
+        failing.FailCommitsAfter = 1;
+        var opened = 0;
+        var whole = await memory.ImportAsync("again", () => { opened++; if (opened == 2) failing.FailCommitsAfter = null; return new MemoryStream(file.ToArray()); },
+            new ImportOptions(FromUserId: "source"));
+        Assert.Equal((2, true, 12 - 5), (opened, whole.Complete, whole.Archive.Added)); // the first chunk of five landed before the failure
+        Assert.Equal(12, (await memory.ListArchiveAsync("again", limit: 100)).Items.Count);
+    }
+
     /// <summary>Reports on the caller's thread, in order (Progress&lt;T&gt; posts to the thread pool).</summary>
     private sealed class SynchronousProgress(Action<long> report) : IProgress<long>
     {
         public void Report(long value) => report(value);
+    }
+
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
     }
 
     [Fact]

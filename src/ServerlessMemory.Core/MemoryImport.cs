@@ -415,7 +415,7 @@ public sealed class MemoryImport(MemoryEngine engine, string? embeddingModel, in
         private Entry ArchiveEntry(JsonElement item, string field, long position, int bytes)
         {
             Fields(item, field, "id", "content", "type", "importance", "createdAt", "enteredAt", "lastAccessedAt", "accessCount", "forgetAt",
-                "supersededAt", "supersededBy", "metadata", "vector");
+                "supersededAt", "supersededBy", "history", "metadata", "vector");
             var id = Str(item, field, "id");
             var content = Str(item, field, "content");
             if (content.Trim().Length == 0) throw new MemoryValidationException($"{field}.content", $"'{field}.content' must not be empty.");
@@ -444,6 +444,7 @@ public sealed class MemoryImport(MemoryEngine engine, string? embeddingModel, in
             }
             if (item.TryGetProperty("forgetAt", out var f) && f.ValueKind is not (JsonValueKind.Null or JsonValueKind.String))
                 throw new MemoryValidationException($"{field}.forgetAt", $"'{field}.forgetAt' must be a time or null.");
+            var history = History(item, field);
             var metadata = Metadata(item, field);
             ReadOnlyMemory<float>? vector = null;
             if (item.TryGetProperty("vector", out var v) && v.ValueKind != JsonValueKind.Null)
@@ -467,6 +468,7 @@ public sealed class MemoryImport(MemoryEngine engine, string? embeddingModel, in
                 Metadata = metadata,
                 SupersededAt = supersededAt,
                 SupersededBy = supersededBy,
+                History = history,
                 Embedding = vector,
             };
             // The decay state is the document's; where it leads is this service's decay model's to say.
@@ -513,7 +515,8 @@ public sealed class MemoryImport(MemoryEngine engine, string? embeddingModel, in
                 var merged = stored with { AccessCount = Math.Max(stored.AccessCount, item.AccessCount), LastAccessedAt = at };
                 e.Access = new ArchiveAccess(item.Id, at, Millisecond(engine.Decay.ForgetAt(merged)), merged.AccessCount - stored.AccessCount);
             }
-            if (stored.SupersededAt is null && item.SupersededAt is { } supersededAt) e.Supersession = new(item.Id, supersededAt, item.SupersededBy);
+            if (stored.SupersededAt is null && item.SupersededAt is { } supersededAt)
+                e.Supersession = new(item.Id, supersededAt, item.SupersededBy) { History = item.Intervals, Since = stored.EnteredAt };
             e.Outcome = e.Access is null && e.Supersession is null ? Outcome.Skipped : Outcome.Updated;
         }
 
@@ -739,6 +742,30 @@ public sealed class MemoryImport(MemoryEngine engine, string? embeddingModel, in
             DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var time)
                 ? Millisecond(time.ToUniversalTime())
                 : throw new MemoryValidationException(field, $"'{field}' must be an ISO-8601 time.");
+
+        /// <summary>The periods it was true that have ended (absent in documents written before history was kept).</summary>
+        private List<ArchiveInterval>? History(JsonElement item, string field)
+        {
+            if (!item.TryGetProperty("history", out var history) || history.ValueKind == JsonValueKind.Null) return null;
+            if (history.ValueKind != JsonValueKind.Array) throw new MemoryValidationException($"{field}.history", $"'{field}.history' must be an array of periods.");
+            var result = new List<ArchiveInterval>();
+            foreach (var interval in history.EnumerateArray())
+            {
+                var at = $"{field}.history[{result.Count}]";
+                Fields(interval, at, "from", "to", "supersededBy");
+                var (from, to) = (Past(interval, at, "from"), Past(interval, at, "to"));
+                if (to < from) throw new MemoryValidationException($"{at}.to", $"'{at}.to' is before its from.");
+                string? by = null;
+                if (interval.TryGetProperty("supersededBy", out var b) && b.ValueKind != JsonValueKind.Null)
+                {
+                    by = Str(interval, at, "supersededBy");
+                    if (by.Length != 32 || !by.All(char.IsAsciiHexDigitLower))
+                        throw new MemoryValidationException($"{at}.supersededBy", $"'{at}.supersededBy' is an archive id or null.");
+                }
+                result.Add(new ArchiveInterval(from, to, by));
+            }
+            return result.Count == 0 ? null : result;
+        }
 
         private Dictionary<string, string> Metadata(JsonElement item, string field)
         {

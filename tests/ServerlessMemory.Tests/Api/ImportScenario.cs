@@ -37,6 +37,10 @@ internal static class ImportScenario
         var churn = archive.Single(i => (string?)i!["content"] == "works on churn prediction with XGBoost")!;
         python["supersededAt"] = UtcTime.ToText(time.GetUtcNow().AddMinutes(-1));
         python["supersededBy"] = (string?)churn["id"];
+        // Its history: an earlier period, before it was stated again, and the one that ends now.
+        python["history"] = new JsonArray(
+            new JsonObject { ["from"] = "2025-01-01T00:00:00.000Z", ["to"] = "2025-02-01T00:00:00.000Z", ["supersededBy"] = null },
+            new JsonObject { ["from"] = (string?)python["createdAt"], ["to"] = (string?)python["supersededAt"], ["supersededBy"] = (string?)churn["id"] });
         var at = time.GetUtcNow().AddMinutes(-3);
         document["messages"] = new JsonArray(
             Message("0193a1b2c3d4e5f60718293a4b5c6d04", "s1", "t2", "assistant", "You said churn prediction.", at.AddSeconds(2)),

@@ -49,6 +49,22 @@ public sealed class ServiceClients(SmemConsole console) : IDisposable
     public ServerlessMemoryClient Create(ServiceSettings settings) =>
         Create(settings.Url ?? console.Environment(ServiceSettings.UrlVariable), settings.Key ?? console.Environment(ServiceSettings.KeyVariable));
 
+    /// <summary>
+    /// The service's own time, from the <c>Date</c> header of its health answer (whole seconds, so never
+    /// ahead of it): memories converted here enter memory then, and a clock of this machine that runs
+    /// ahead of the service's cannot make them "in the future". This machine's time when it sends none.
+    /// </summary>
+    public async Task<DateTimeOffset> ServiceTimeAsync(ServiceSettings settings, CancellationToken cancellationToken)
+    {
+        var address = new Uri(settings.Url ?? console.Environment(ServiceSettings.UrlVariable) ?? DefaultUrl, UriKind.Absolute);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        using var response = await http.GetAsync(new Uri(WithSlash(address), "api/health"), cancellationToken);
+        return response.Headers.Date is { } date && date < DateTimeOffset.UtcNow ? date : DateTimeOffset.UtcNow;
+    }
+
+    private static Uri WithSlash(Uri address) =>
+        address.AbsolutePath.EndsWith('/') ? address : new Uri(address.AbsoluteUri + "/");
+
     public ServerlessMemoryClient Create(string? url, string? key)
     {
         var address = new Uri(string.IsNullOrWhiteSpace(url) ? DefaultUrl : url, UriKind.Absolute);

@@ -28,6 +28,11 @@ public static class Smem
             config.ConfigureConsole(console.Status);
             config.AddCommand<ExportCommand>("export").WithDescription("Write everything the service keeps for a user to a file (serverless-memory/1).")
                 .WithExample("export", "alice", "-o", "alice.json");
+            config.AddCommand<ImportCommand>("import").WithDescription("Import a document, a Letta agent file or a mem0 export into a user (stopped, the same command goes on).")
+                .WithExample("import", "alice", "alice.json")
+                .WithExample("import", "alice", "agent.af", "--format", "letta");
+            config.AddCommand<CopyCommand>("copy").WithDescription("Copy a user from one service to another, decay state and all.")
+                .WithExample("copy", "alice", "--url", "http://127.0.0.1:7071/", "--to-url", "https://my-app.azurewebsites.net/");
             config.AddCommand<SearchCommand>("search").WithDescription("Search a user's archive (each result counts as a recall).")
                 .WithExample("search", "alice", "what project am I working on");
             config.AddCommand<CoreCommand>("core").WithDescription("Show a user's core memory blocks.");

@@ -1,5 +1,8 @@
 using Spectre.Console.Testing;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json.Nodes;
 using ServerlessMemory.Client;
 using ServerlessMemory.Tests.Api;
@@ -13,6 +16,10 @@ public sealed class SmemTests : IDisposable
     private readonly ServiceFactory _service = new();
     private readonly string _directory = Directory.CreateTempSubdirectory("sm-cli-").FullName;
 
+    // The tool dates what it converts by the service's Date header, which Kestrel writes from the real
+    // clock: the service's clock is set to it, as a deployed service's is.
+    public SmemTests() => _service.Time.SetUtcNow(DateTimeOffset.UtcNow);
+
     public void Dispose()
     {
         _service.Dispose();
@@ -20,6 +27,17 @@ public sealed class SmemTests : IDisposable
     }
 
     private Uri Address => _service.Client().BaseAddress!;
+
+    /// <summary>A run against <paramref name="service"/> (this test's by default), keeping its import state in this test's folder.</summary>
+    private SmemRun Smem(Uri? service = null, string? key = null)
+    {
+        var run = SmemRun.For(service ?? Address, key);
+        run.Environment["SMEM_STATE"] = Path.Combine(_directory, "state");
+        return run;
+    }
+
+    private string[] ImportsKept() =>
+        Directory.Exists(Path.Combine(_directory, "state", "imports")) ? Directory.GetDirectories(Path.Combine(_directory, "state", "imports")) : [];
 
     private ServerlessMemoryClient Client(string? key = null) => new(_service.Client(key));
 
@@ -200,5 +218,142 @@ public sealed class SmemTests : IDisposable
         Assert.NotEqual(0, await run.RunAsync(["convert", .. options]));
 
         Assert.Empty(run.StandardOutput);
+    }
+
+    [Fact]
+    public async Task An_exported_user_imported_into_another_has_the_same_memories_and_a_second_import_changes_nothing()
+    {
+        await Remember("kim", "Kim grows tomatoes", "Kim studies Korean");
+        await Client().SearchArchiveAsync("kim", "tomatoes");
+        var file = Path.Combine(_directory, "kim.json");
+        Assert.Equal(0, await Smem().RunAsync("export", "kim", "-o", file));
+
+        var first = Smem();
+        Assert.Equal(0, await first.RunAsync("import", "kim2", file, "--from-user", "kim"));
+        var second = Smem();
+        Assert.Equal(0, await second.RunAsync("import", "kim2", file, "--from-user", "kim"));
+
+        var before = (await Client().ListArchiveAsync("kim")).Items;
+        var after = (await Client().ListArchiveAsync("kim2")).Items;
+        Assert.Equal(before.Select(i => (i.Content, i.EnteredAt, i.AccessCount)), after.Select(i => (i.Content, i.EnteredAt, i.AccessCount)));
+        Assert.Matches(@"archive\s*│\s*2\s*│\s*0\s*│\s*0", first.Output);
+        Assert.Matches(@"archive\s*│\s*0\s*│\s*0\s*│\s*2", second.Output);
+        Assert.Contains("Complete", first.Status, StringComparison.Ordinal);
+        Assert.Empty(ImportsKept());
+    }
+
+    [Fact]
+    public async Task A_document_of_another_user_is_refused_until_its_user_is_named()
+    {
+        await Remember("lea", "Lea paints watercolours");
+        var file = Path.Combine(_directory, "lea.json");
+        Assert.Equal(0, await Smem().RunAsync("export", "lea", "-o", file));
+
+        var run = Smem();
+        Assert.Equal(1, await run.RunAsync("import", "lea2", file));
+
+        Assert.Contains("400", run.Status, StringComparison.Ordinal);
+        Assert.Empty((await Client().ListArchiveAsync("lea2")).Items);
+    }
+
+    [Fact]
+    public async Task A_dry_run_says_what_would_land_and_writes_nothing()
+    {
+        var run = Smem();
+
+        Assert.Equal(0, await run.RunAsync("import", "max", ForeignMemoryTests.FilePath("mem0-get-all.json"), "--format", "mem0", "--dry-run"));
+
+        Assert.Contains("would be (dry run)", run.Output, StringComparison.Ordinal);
+        Assert.Matches(@"archive\s*│\s*3\s*│", run.Output);
+        Assert.Empty((await Client().ListArchiveAsync("max")).Items);
+        Assert.Empty(ImportsKept());
+    }
+
+    [Fact]
+    public async Task A_Letta_agent_file_imports_as_core_blocks_and_a_session()
+    {
+        var run = Smem();
+
+        Assert.Equal(0, await run.RunAsync("import", "sarah", ForeignMemoryTests.FilePath("letta-memgpt-agent-v2.af"), "--format", "letta"));
+
+        var core = await Client().GetCoreMemoryAsync("sarah");
+        Assert.Contains("Occupation: Computer science PhD student at UC Berkeley", core["human"]!.Value, StringComparison.Ordinal);
+        var messages = (await Client().ListMessagesAsync("sarah", "letta-memgpt_agent")).Items;
+        Assert.Contains(messages, m => m is { Role: "user", Content: "hi my name is actually sarah not chad" });
+        Assert.Contains(messages, m => m is { Role: "assistant", Content: "More human than human is our motto." });
+        Assert.Contains("Not carried over", run.Status, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_mem0_export_from_standard_input_imports_as_dated_memories_that_search_finds()
+    {
+        var run = Smem();
+        run.Input = await File.ReadAllBytesAsync(ForeignMemoryTests.FilePath("mem0-get-all.json"));
+
+        Assert.Equal(0, await run.RunAsync("import", "alex", "--format", "mem0"));
+
+        var found = await Client().SearchArchiveAsync("alex", "vegetarian restaurants");
+        Assert.Equal(("Alex prefers vegetarian restaurants", new DateTimeOffset(2024, 7, 5, 15, 30, 0, TimeSpan.Zero)), (found[0].Content, found[0].CreatedAt));
+        Assert.Empty(ImportsKept());
+    }
+
+    [Fact]
+    public async Task An_import_stopped_with_ctrl_c_goes_on_when_the_same_command_runs_again()
+    {
+        using var stop = new CancellationTokenSource();
+        // Ctrl+C as the service starts reading the import: the tool stops, the service's request is aborted.
+        _service.TestServices = services => services.AddSingleton<IStartupFilter>(new StopOnImport(stop));
+        var input = await File.ReadAllBytesAsync(ForeignMemoryTests.FilePath("openmemory-memories.json"));
+        var stopped = Smem();
+        stopped.Input = input;
+
+        Assert.Equal(130, await stopped.RunAsync(stop.Token, "import", "olga", "--format", "mem0"));
+        Assert.Contains("Stopped.", stopped.Status, StringComparison.Ordinal);
+        Assert.Single(ImportsKept());
+
+        var again = Smem();
+        again.Input = input;
+        Assert.Equal(0, await again.RunAsync("import", "olga", "--format", "mem0"));
+
+        Assert.Equal(["Prefers tabs over spaces in Python code", "Works on a customer-churn prediction project with XGBoost"],
+            (await Client().ListArchiveAsync("olga")).Items.Select(i => i.Content).Order());
+        Assert.Empty(ImportsKept());
+    }
+
+    private sealed class StopOnImport(CancellationTokenSource stop) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (context, following) =>
+            {
+                if (context.Request.Path.Value!.EndsWith("/import", StringComparison.Ordinal) && !stop.IsCancellationRequested)
+                {
+                    await stop.CancelAsync();
+                    await Task.Delay(500, CancellationToken.None);
+                }
+                await following(context);
+            });
+            next(app);
+        };
+    }
+
+    [Fact]
+    public async Task Copy_moves_a_user_to_another_service_with_its_decay_state()
+    {
+        using var azure = new ServiceFactory();
+        azure.Time.SetUtcNow(DateTimeOffset.UtcNow);
+        azure.Settings["Auth:ApiKey"] = "azure-key-31";
+        await Remember("pia", "Pia climbs in Fontainebleau", "Pia is allergic to peanuts");
+        await Client().SearchArchiveAsync("pia", "peanuts");
+        var run = Smem();
+
+        Assert.Equal(0, await run.RunAsync("copy", "pia", "--to-url", azure.Client().BaseAddress!.ToString(), "--to-key", "azure-key-31"));
+
+        var there = (await new ServerlessMemoryClient(azure.Client("azure-key-31")).ListArchiveAsync("pia")).Items;
+        var here = (await Client().ListArchiveAsync("pia")).Items;
+        Assert.Equal(here.Select(i => (i.Content, i.CreatedAt, i.EnteredAt, i.LastAccessedAt, i.AccessCount, i.ForgetAt)),
+            there.Select(i => (i.Content, i.CreatedAt, i.EnteredAt, i.LastAccessedAt, i.AccessCount, i.ForgetAt)));
+        Assert.DoesNotContain("azure-key-31", run.Output + run.Status, StringComparison.Ordinal);
+        Assert.Empty(ImportsKept());
     }
 }

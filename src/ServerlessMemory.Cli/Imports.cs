@@ -116,8 +116,11 @@ internal static class ImportRun
                 {
                     if (p.TotalBytes is { } total && total > 0) task.MaxValue = total;
                     task.Value = p.BytesSent;
+                    // All sent: the service is writing its last chunks and will answer when they are down.
+                    if (p.BytesSent >= task.MaxValue) task.Description = Markup.Escape(description) + " [dim](service writing)[/]";
                 }), cancellationToken);
                 task.Value = task.MaxValue;
+                task.Description = Markup.Escape(description);
                 task.StopTask();
                 return report;
             });

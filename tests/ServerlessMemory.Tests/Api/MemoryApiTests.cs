@@ -20,6 +20,24 @@ public abstract class MemoryApiTests(HttpClient http)
         await Ok(await _http.PostAsync($"/api/users/{user}/memory/archive", Json(
             new JsonObject { ["content"] = content, ["type"] = type, ["importance"] = importance }.ToJsonString())), 201);
 
+    [Fact]
+    public async Task An_export_imported_into_another_user_exports_the_same_and_a_second_import_changes_nothing()
+    {
+        var (user, copy) = (NewUser(), NewUser());
+        await Ok(await _http.PutAsync($"/api/users/{user}/memory/core/human", Json("""{"value":"小明, a data scientist"}""")));
+        await AddMemory(user, "当前项目是客户流失预测", "fact", 0.6);
+        await AddMemory(user, "用户名叫小明", "identity", 1);
+        var document = await ImportScenario.ExportAsync(_http, user);
+
+        var first = await Ok(await ImportScenario.ImportAsync(_http, copy, document, $"fromUserId={user}"));
+        var second = await Ok(await ImportScenario.ImportAsync(_http, copy, document, $"fromUserId={user}"));
+
+        Assert.Equal(2, ImportScenario.Tally(first, "archive").Added);
+        Assert.Equal((0, 2), ((int)second["chunks"]!, ImportScenario.Tally(second, "archive").Skipped));
+        ImportScenario.AssertSame(document, await ImportScenario.ExportAsync(_http, copy));
+        await Problem(await ImportScenario.ImportAsync(_http, copy, document), 400); // the document is another user's
+    }
+
     private async Task<JsonArray> Archive(string user) =>
         (await Ok(await _http.GetAsync($"/api/users/{user}/memory/archive?limit=100")))["items"]!.AsArray();
 

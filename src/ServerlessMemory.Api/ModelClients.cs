@@ -26,7 +26,7 @@ internal static class ModelClients
                 : new AzureOpenAIClient(endpoint, new ApiKeyCredential(options.ApiKey), azure);
         }
 
-        if (!string.Equals(options.Provider, "OpenAI", StringComparison.OrdinalIgnoreCase))
+        if (options.Provider != ModelProvider.OpenAI)
             throw new InvalidOperationException($"Model:Provider '{options.Provider}' is not one of AzureOpenAI, OpenAI, None.");
         var openAi = new OpenAIClientOptions { NetworkTimeout = options.Timeout, RetryPolicy = new ClientRetryPolicy(retries ?? options.MaxRetries) };
         if (!string.IsNullOrWhiteSpace(options.Endpoint)) openAi.Endpoint = new Uri(options.Endpoint);

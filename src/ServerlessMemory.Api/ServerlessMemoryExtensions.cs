@@ -21,7 +21,7 @@ public static class ServerlessMemoryExtensions
         HostDefaults.Apply(builder);
         var services = builder.Services;
         services.AddOptions<MemoryOptions>().BindConfiguration("Memory")
-            .Validate(o => o.Store is "Sqlite" or "sqlite" or "Cosmos" or "cosmos", "Memory__Store must be Sqlite or Cosmos: set Memory__Store=Sqlite (a local file) or Memory__Store=Cosmos with Cosmos__Endpoint.")
+            .Validate(o => Enum.IsDefined(o.Store), EnumSettings.Store)
             .Validate(o => !string.IsNullOrWhiteSpace(o.SqlitePath), "Memory__SqlitePath is empty: set it to a file in a writable directory, e.g. data/memory.db.")
             .Validate(o => o.Sqlite.VectorCacheMegabytes >= 0, "Memory__Sqlite__VectorCacheMegabytes must not be negative: set a budget in MB.")
             .Validate(o => o.Sqlite.LexicalCacheMegabytes >= 0, "Memory__Sqlite__LexicalCacheMegabytes must not be negative: set a budget in MB.")
@@ -45,8 +45,7 @@ public static class ServerlessMemoryExtensions
             .Validate(o => DecaySchedule.TryParse(o.Schedule) is not null, "Decay__Schedule must be NCRONTAB with seconds (six fields), e.g. '0 0 * * * *' for hourly.")
             .ValidateOnStart();
         services.AddOptions<ModelOptions>().BindConfiguration("Model")
-            .Validate(o => o.Provider.ToUpperInvariant() is "NONE" or "OPENAI" or "AZUREOPENAI",
-                "Model__Provider must be AzureOpenAI, OpenAI (any OpenAI-compatible endpoint) or None.")
+            .Validate(o => Enum.IsDefined(o.Provider), EnumSettings.Provider)
             .Validate(o => !o.IsAzure || !string.IsNullOrWhiteSpace(o.Endpoint),
                 "Model__Endpoint must be set when Model__Provider is AzureOpenAI: set it to https://<name>.openai.azure.com/.")
             .Validate(o => !o.IsConfigured || string.IsNullOrWhiteSpace(o.Endpoint) || Uri.TryCreate(o.Endpoint, UriKind.Absolute, out var u) && u.Scheme is "http" or "https",
@@ -62,9 +61,12 @@ public static class ServerlessMemoryExtensions
         services.AddSingleton<IMemoryStore>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<MemoryOptions>>().Value;
-            IMemoryStore store = options.Store.Equals("Sqlite", StringComparison.OrdinalIgnoreCase)
-                ? OpenSqlite(options.SqlitePath, options.Sqlite)
-                : new CosmosMemoryStore(sp.GetRequiredService<IOptions<CosmosStoreOptions>>().Value, sp.GetRequiredService<ILogger<CosmosMemoryStore>>());
+            IMemoryStore store = options.Store switch
+            {
+                MemoryStoreKind.Sqlite => OpenSqlite(options.SqlitePath, options.Sqlite),
+                MemoryStoreKind.Cosmos => new CosmosMemoryStore(sp.GetRequiredService<IOptions<CosmosStoreOptions>>().Value, sp.GetRequiredService<ILogger<CosmosMemoryStore>>()),
+                _ => throw new SettingException(EnumSettings.Store),
+            };
             return MemoryTelemetry.Traced(store);
         });
         services.AddSingleton(sp =>

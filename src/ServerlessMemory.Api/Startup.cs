@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -62,6 +63,11 @@ public static partial class ServerlessMemoryStartup
         {
             throw new SettingException(string.Join(" ", e.Failures.Distinct()), e);
         }
+        catch (InvalidOperationException e) when (EnumSettings.Unreadable(services.GetRequiredService<IConfiguration>()) is { } message)
+        {
+            // The binder could not read an enum setting at all (a name that is none of its values).
+            throw new SettingException(message, e);
+        }
         services.GetRequiredService<IMemoryStore>();
         services.GetRequiredService<ModelConnection>();
     }
@@ -70,7 +76,7 @@ public static partial class ServerlessMemoryStartup
     public static IEnumerable<string> Describe(IServiceProvider services)
     {
         var memory = services.GetRequiredService<IOptions<MemoryOptions>>().Value;
-        if (memory.Store.Equals("Cosmos", StringComparison.OrdinalIgnoreCase))
+        if (memory.Store == MemoryStoreKind.Cosmos)
         {
             var cosmos = services.GetRequiredService<IOptions<CosmosStoreOptions>>().Value;
             var host = Uri.TryCreate(cosmos.Endpoint, UriKind.Absolute, out var uri) ? uri.Authority : cosmos.Endpoint;

@@ -117,6 +117,23 @@ public sealed class StartupTests : IDisposable
         Assert.DoesNotContain("   at ", run.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Memory__Store", "7")]
+    [InlineData("Model__Provider", "9")]
+    [InlineData("Model__Provider", "OpenAI,AzureOpenAI")]
+    public async Task A_number_or_a_list_for_an_enum_setting_is_refused_as_a_bad_name_is(string name, string value)
+    {
+        using var run = Start(new Dictionary<string, string> { [name] = value }, "--urls", "http://127.0.0.1:0");
+
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await run.Process.WaitForExitAsync(cancel.Token);
+        run.Process.WaitForExit();
+
+        Assert.Equal(2, run.Process.ExitCode);
+        var line = Assert.Single(run.Lines, l => l.Trim().Length > 0);
+        Assert.StartsWith($"ServerlessMemory cannot start: {name} must be ", line, StringComparison.Ordinal);
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_directory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }

@@ -45,8 +45,7 @@ public sealed partial class ChatAgent(MemoryEngine engine, IOptions<ChatTurnOpti
     private async Task<ChatTurnResult> RunAsync(string userId, string sessionId, string message, Func<ChatTurnEvent, ValueTask>? emit, CancellationToken cancellationToken)
     {
         if (models is null) throw new ModelNotConfiguredException(NotConfigured);
-        if (string.IsNullOrWhiteSpace(message)) throw new MemoryValidationException("message", "'message' must not be empty.");
-        Characters.AtMost(message, engine.Limits.MessageChars, "message");
+        CheckMessage("message", message);
 
         using var activity = MemoryTelemetry.StartTurn(sessionId);
         var cost = MemoryTelemetry.BeginTurnCost();

@@ -153,11 +153,13 @@ public sealed partial class MemoryEngine(
         // Accesses waiting to be written may have moved a memory's forgetting point: write them first.
         if (Accesses is { } accesses) await accesses.FlushAsync(cancellationToken);
         var result = await Store.SweepAsync(Now(), Decay.Options.SweepBudget, cancellationToken);
-        logger.LogInformation(
-            "Decay sweep scanned {Scanned} and forgot {Forgotten} memories of {Users} users in {DurationMs} ms",
-            result.Scanned, result.Forgotten, result.Users, result.DurationMs);
+        // The one line a sweep logs, whichever host or route ran it.
+        LogSwept(logger, result.Scanned, result.Forgotten, result.Users, result.DurationMs, Store.Name);
         return result;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Decay sweep scanned {Scanned} and forgot {Forgotten} memories of {Users} users in {DurationMs} ms ({Store})")]
+    private static partial void LogSwept(ILogger logger, int scanned, int forgotten, int users, long durationMs, string store);
 
     private long _embeddingsPausedUntil;
 

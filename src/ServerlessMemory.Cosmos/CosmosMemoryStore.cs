@@ -454,7 +454,7 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
                 users.UnionWith(done);
             }
         }
-        LogSweep(scanned, forgotten, users.Count, meter.Charge, meter.Requests, clock.ElapsedMilliseconds);
+        LogSweepCharge(meter.Charge, meter.Requests, clock.ElapsedMilliseconds);
         return new(scanned, forgotten, users.Count, clock.ElapsedMilliseconds);
     }
 
@@ -646,9 +646,10 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
         Message = "Cosmos erase of {UserId}: {Deleted} documents, {RequestCharge} RU in {Requests} requests, {ElapsedMs} ms")]
     private partial void LogErase(string userId, int deleted, double requestCharge, int requests, long elapsedMs);
 
-    [LoggerMessage(EventId = 5105, Level = LogLevel.Information,
-        Message = "Cosmos decay sweep: {Scanned} due, {Forgotten} forgotten of {Users} users, {RequestCharge} RU in {Requests} requests, {ElapsedMs} ms")]
-    private partial void LogSweep(int scanned, int forgotten, int users, double requestCharge, int requests, long elapsedMs);
+    /// <summary>What a sweep cost, beside the engine's line of what it did (as each call's charge, at Debug).</summary>
+    [LoggerMessage(EventId = 5105, Level = LogLevel.Debug,
+        Message = "Cosmos decay sweep: {RequestCharge} RU in {Requests} requests, {ElapsedMs} ms")]
+    private partial void LogSweepCharge(double requestCharge, int requests, long elapsedMs);
 }
 
 /// <summary>The request charges of one store call, summed over every request it made (thread-safe: searches query in parallel).</summary>

@@ -14,8 +14,8 @@ public sealed partial class DecaySweepFunction(MemoryEngine engine, ILogger<Deca
     [Function("DecaySweep")]
     public async Task Run([TimerTrigger("%Decay__Schedule%")] TimerInfo timer, CancellationToken cancellationToken)
     {
-        var result = await engine.SweepAsync(cancellationToken);
-        LogSwept(logger, result.Scanned, result.Forgotten, result.Users, result.DurationMs, timer.IsPastDue, timer.ScheduleStatus?.Next);
+        // The engine logs the sweep (one line, as for the self-host's and the admin route's).
+        await engine.SweepAsync(cancellationToken);
         // The vector backfill rides on this timer: no second timer, lease or setting, and a run that finds
         // nothing missing costs one read of an index. Lexical search finds such memories meanwhile.
         var backfill = await engine.BackfillVectorsAsync(cancellationToken);
@@ -25,8 +25,4 @@ public sealed partial class DecaySweepFunction(MemoryEngine engine, ILogger<Deca
     [LoggerMessage(Level = LogLevel.Information,
         Message = "DecaySweep backfilled vectors of {Filled} of {Found} memories stored without one (embeddings down: {EmbeddingsDown})")]
     private static partial void LogBackfilled(ILogger logger, int filled, int found, bool embeddingsDown);
-
-    [LoggerMessage(Level = LogLevel.Information,
-        Message = "DecaySweep scanned {Scanned} and forgot {Forgotten} memories of {Users} users in {DurationMs} ms (past due: {IsPastDue}); next run {Next}")]
-    private static partial void LogSwept(ILogger logger, int scanned, int forgotten, int users, long durationMs, bool isPastDue, DateTime? next);
 }

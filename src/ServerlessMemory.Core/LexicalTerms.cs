@@ -43,6 +43,20 @@ public static class LexicalTerms
 
     public static IReadOnlyList<string> ForIndex(string text) => Terms(text, forQuery: false);
 
+    /// <summary>
+    /// At most this many query terms go into a store's lexical filter (an FTS5 phrase or a Cosmos
+    /// <c>ARRAY_CONTAINS</c> each): a thousand-character Chinese query makes about two thousand bigrams,
+    /// which no query should carry. The engine still ranks what the filter finds by every term.
+    /// </summary>
+    public const int MaxFilterTerms = 32;
+
+    /// <summary>The terms a store's lexical filter carries, on every store: the first <see cref="MaxFilterTerms"/> distinct ones, in order.</summary>
+    public static IReadOnlyList<string> FilterTerms(IReadOnlyList<string> terms)
+    {
+        ArgumentNullException.ThrowIfNull(terms);
+        return [.. terms.Distinct(StringComparer.Ordinal).Take(MaxFilterTerms)];
+    }
+
     public static IReadOnlyList<string> ForQuery(string text) => Terms(text, forQuery: true);
 
     /// <summary>

@@ -226,7 +226,7 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
     public async Task<LexicalMatches> FindLexicalMatchesAsync(string userId, IReadOnlyList<string> terms, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(terms);
-        var used = CosmosQueries.FilterTerms(terms);
+        var used = LexicalTerms.FilterTerms(terms);
         if (used.Count == 0) return LexicalMatches.None;
         var meter = RequestMeter.Start();
         var rows = QueryAsync<LexicalRow>(userId, CosmosQueries.ArchiveLexicalQuery(userId, used), meter, cancellationToken);

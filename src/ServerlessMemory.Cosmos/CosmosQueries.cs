@@ -1,4 +1,5 @@
 using Microsoft.Azure.Cosmos;
+using ServerlessMemory.Core;
 
 namespace ServerlessMemory.Cosmos;
 
@@ -26,13 +27,6 @@ internal static class CosmosQueries
     /// older matches are not scored (docs/cosmos.md, "Search").
     /// </summary>
     public const int MaxLexicalMatches = 2_000;
-
-    /// <summary>
-    /// At most this many query terms go into a lexical filter (one <c>ARRAY_CONTAINS</c> each); the
-    /// engine still ranks the candidates by all of them. A thousand-character Chinese query makes
-    /// about two thousand bigrams, which no query should carry.
-    /// </summary>
-    public const int MaxFilterTerms = 32;
 
     /// <summary>
     /// Newest first; pages by the SDK's continuation token (ties in <c>createdAt</c>, as a turn's
@@ -200,14 +194,10 @@ internal static class CosmosQueries
             ? new QueryDefinition(ArchiveWithoutVector).WithParameter("@now", CosmosTime.Format(now))
             : new QueryDefinition(UserArchiveWithoutVector).WithParameter("@userId", userId).WithParameter("@now", CosmosTime.Format(now));
 
-    /// <summary>The terms a lexical filter carries: the first <see cref="MaxFilterTerms"/>, without repeats.</summary>
-    public static IReadOnlyList<string> FilterTerms(IReadOnlyList<string> terms) =>
-        [.. terms.Distinct(StringComparer.Ordinal).Take(MaxFilterTerms)];
-
-    /// <summary>The query with one parameterised <c>ARRAY_CONTAINS</c> per filter term in place of <c>{0}</c>, joined by <paramref name="joiner"/>.</summary>
+    /// <summary>The query with one parameterised <c>ARRAY_CONTAINS</c> per filter term (<see cref="LexicalTerms.FilterTerms"/>) in place of <c>{0}</c>, joined by <paramref name="joiner"/>.</summary>
     private static QueryDefinition WithTerms(string template, IReadOnlyList<string> terms, string joiner = " OR ")
     {
-        var filter = FilterTerms(terms);
+        var filter = LexicalTerms.FilterTerms(terms);
         if (filter.Count == 0) throw new ArgumentException("A lexical query needs at least one term.", nameof(terms));
         var text = string.Format(System.Globalization.CultureInfo.InvariantCulture, template,
             string.Join(joiner, filter.Select((_, i) => $"ARRAY_CONTAINS(c.terms, @t{i})")));

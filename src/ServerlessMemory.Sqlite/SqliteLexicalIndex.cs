@@ -18,9 +18,8 @@ internal sealed class SqliteLexicalIndex(long budgetBytes)
 {
     public const string MessageTerms = "message_terms";
 
-    /// <summary>A message search reads at most this many of each term's newest postings, for at most this many terms.</summary>
+    /// <summary>A message search reads at most this many of each term's newest postings, for at most <see cref="LexicalTerms.MaxFilterTerms"/> terms.</summary>
     private const int PostingsPerTerm = 2_000;
-    private const int MaxQueryTerms = 32;
 
     private readonly LexicalIndexCache _archive = new(budgetBytes);
 
@@ -99,7 +98,7 @@ internal sealed class SqliteLexicalIndex(long budgetBytes)
     public static string CoordinateMatch(string table, string userId, IReadOnlyList<string> terms, int limit, out (string, object?)[] parameters)
     {
         var owner = Owner(userId);
-        var used = terms.Take(MaxQueryTerms).ToList();
+        var used = LexicalTerms.FilterTerms(terms);
         parameters = [.. used.Select((t, i) => ($"$t{i}", (object?)Phrase(owner, t)))];
         var postings = string.Join(" UNION ALL ", used.Select((_, i) =>
             $"SELECT * FROM (SELECT rowid FROM {table} WHERE {table} MATCH $t{i} ORDER BY rowid DESC LIMIT {PostingsPerTerm})"));

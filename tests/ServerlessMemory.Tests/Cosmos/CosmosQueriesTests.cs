@@ -149,9 +149,9 @@ public sealed class CosmosQueriesTests
         var terms = LexicalTerms.ForQuery(string.Join(" ", Enumerable.Range(0, 60).Select(i => $"word{i}x")) + " 客户流失预测模型的特征工程");
         var query = CosmosQueries.ArchiveLexicalQuery("u1", terms);
 
-        Assert.True(terms.Count > CosmosQueries.MaxFilterTerms);
-        Assert.Equal(CosmosQueries.MaxFilterTerms, Parameters(query).Count(p => p.Name.StartsWith("@t", StringComparison.Ordinal) && p.Name != "@top"));
-        Assert.Equal(CosmosQueries.FilterTerms(terms), terms.Distinct().Take(CosmosQueries.MaxFilterTerms));
+        Assert.True(terms.Count > LexicalTerms.MaxFilterTerms);
+        Assert.Equal(LexicalTerms.MaxFilterTerms, Parameters(query).Count(p => p.Name.StartsWith("@t", StringComparison.Ordinal) && p.Name != "@top"));
+        Assert.Equal(LexicalTerms.FilterTerms(terms), terms.Distinct().Take(LexicalTerms.MaxFilterTerms));
     }
 
     [Fact]

@@ -262,6 +262,20 @@ public abstract class MemoryStoreContract
     }
 
     [ConditionalFact]
+    public virtual async Task A_message_search_filters_by_the_first_distinct_terms_whatever_the_store()
+    {
+        var user = NewUser();
+        await Store.CommitAsync(user, new() { Messages = [new("m1", "s1", "t1", "user", "I use XGBoost", T0)] });
+
+        // Repeats count once towards the filter's terms, on every store (LexicalTerms.FilterTerms).
+        var found = await Store.SearchMessagesAsync(user, [.. Enumerable.Repeat("nothing", LexicalTerms.MaxFilterTerms), "xgboost"], 10);
+        var past = await Store.SearchMessagesAsync(user, [.. Enumerable.Range(0, LexicalTerms.MaxFilterTerms).Select(i => $"nothing{i}"), "xgboost"], 10);
+
+        Assert.Equal("m1", Assert.Single(found).Id);
+        Assert.Empty(past);
+    }
+
+    [ConditionalFact]
     public virtual async Task Session_summaries_are_written_with_optimistic_concurrency()
     {
         var user = NewUser();

@@ -9,7 +9,7 @@ namespace ServerlessMemory.Sqlite;
 /// <summary>
 /// The lexical indexes. The archive's is in memory: each user's <see cref="LexicalIndex"/> (terms with
 /// their counts, and lengths, for BM25 over every match), built from the table on the user's first
-/// search and kept current by every write, within a budget (<see cref="LexicalIndexCache"/>). The
+/// search and kept current by every write, within a budget (<see cref="UserIndexCache{TIndex, TChange}"/>). The
 /// conversation's is the FTS5 table <c>message_terms</c>, whose rowid is the message's seq and whose
 /// text is its <see cref="LexicalTerms"/>, each prefixed with a hash of its owner so that a query
 /// reads only one user's posting lists.
@@ -21,14 +21,14 @@ internal sealed class SqliteLexicalIndex(long budgetBytes)
     /// <summary>A message search reads at most this many of each term's newest postings, for at most <see cref="LexicalTerms.MaxFilterTerms"/> terms.</summary>
     private const int PostingsPerTerm = 2_000;
 
-    private readonly LexicalIndexCache _archive = new(budgetBytes);
+    private readonly UserIndexCache<LexicalIndex, LexicalChange> _archive = new(budgetBytes, index => index.Bytes);
 
     /// <summary>Bytes and users held by the archive's in-memory indexes.</summary>
     public (long Bytes, int Users) Usage => (_archive.Bytes, _archive.Users);
 
     /// <summary>What a commit, delete or sweep changed of one user's archive, after it committed.</summary>
     public void Committed(string userId, IReadOnlyList<(string Id, string Content)> added, IReadOnlyList<string> removed) =>
-        _archive.Committed(userId, added, removed);
+        _archive.Committed(userId, new LexicalChange(added, removed));
 
     /// <summary>After the user was erased.</summary>
     public void Forget(string userId) => _archive.Forget(userId);
@@ -41,7 +41,7 @@ internal sealed class SqliteLexicalIndex(long budgetBytes)
     /// </summary>
     public async Task<LexicalMatches> MatchAsync(string userId, IReadOnlyList<string> terms, Func<SqliteConnection> open, CancellationToken cancellationToken)
     {
-        var index = await _archive.GetAsync(userId, async (index, ct) =>
+        var index = await _archive.GetAsync(userId, () => new LexicalIndex(), fit: null, async (index, ct) =>
         {
             await using var connection = open();
             await using var command = Command(connection, "SELECT id, content FROM archive WHERE user_id = $u ORDER BY seq", ("$u", userId));

@@ -193,7 +193,7 @@ public sealed partial class SqliteMemoryStore
     }
 
     private Task<VectorIndex> VectorsOfAsync(string userId, int dimensions, CancellationToken cancellationToken) =>
-        _vectors.GetAsync(userId, dimensions, async (index, ct) =>
+        _vectors.GetAsync(userId, () => new VectorIndex(dimensions), index => index.Dimensions == dimensions, async (index, ct) =>
         {
             // Its own connection: the read is one statement, so one snapshot, taken after the cache registered the build.
             await using var connection = Open();
@@ -210,5 +210,6 @@ public sealed partial class SqliteMemoryStore
                 reader.GetBytes(1, 0, blob, 0, length);
                 index.Add(reader.GetInt64(0), VectorIndex.FromBlob(blob));
             }
+            index.TrimExcess();
         }, cancellationToken);
 }

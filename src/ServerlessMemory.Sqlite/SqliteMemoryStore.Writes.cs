@@ -124,7 +124,7 @@ public sealed partial class SqliteMemoryStore
             await tx.CommitAsync(cancellationToken);
         }
 
-        _vectors.Committed(userId, added, removed);
+        _vectors.Committed(userId, new VectorChange(added, removed));
         _lexical.Committed(userId, indexed, unindexed);
         return new(etag, skipped);
     }
@@ -176,7 +176,7 @@ public sealed partial class SqliteMemoryStore
         }
         if (deleted is { } removed)
         {
-            _vectors.Committed(userId, [], [removed]);
+            _vectors.Committed(userId, new VectorChange([], [removed]));
             _lexical.Committed(userId, [], [id]);
         }
         return deleted is not null;
@@ -228,7 +228,7 @@ public sealed partial class SqliteMemoryStore
             foreach (var group in due.GroupBy(d => d.User, StringComparer.Ordinal))
             {
                 users.Add(group.Key);
-                _vectors.Committed(group.Key, [], [.. group.Select(d => d.Seq)]);
+                _vectors.Committed(group.Key, new VectorChange([], [.. group.Select(d => d.Seq)]));
                 _lexical.Committed(group.Key, [], [.. group.Select(d => d.Id)]);
             }
             if (due.Count < SweepBatch) break;
@@ -248,7 +248,7 @@ public sealed partial class SqliteMemoryStore
             RETURNING seq
             """, ("$u", item.UserId), ("$id", item.Id), ("$now", Ms(now)), ("$embedding", VectorIndex.ToBlob(vector)));
         if (await update.ExecuteScalarAsync(cancellationToken) is not long seq) return false;
-        _vectors.Committed(item.UserId, [(seq, vector)], []);
+        _vectors.Committed(item.UserId, new VectorChange([(seq, vector)], []));
         return true;
     }
 }

@@ -22,14 +22,14 @@ public sealed partial class SqliteMemoryStore : IMemoryStore
     public const int DefaultLexicalCacheMegabytes = 256;
 
     private readonly string _connectionString;
-    private readonly VectorCache _vectors;
+    private readonly UserIndexCache<VectorIndex, VectorChange> _vectors;
     private readonly SqliteLexicalIndex _lexical;
 
     public SqliteMemoryStore(string path, int vectorCacheMegabytes = DefaultVectorCacheMegabytes, int lexicalCacheMegabytes = DefaultLexicalCacheMegabytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(vectorCacheMegabytes);
         ArgumentOutOfRangeException.ThrowIfNegative(lexicalCacheMegabytes);
-        _vectors = new VectorCache(vectorCacheMegabytes * 1024L * 1024L);
+        _vectors = new(vectorCacheMegabytes * 1024L * 1024L, index => index.Bytes);
         _lexical = new SqliteLexicalIndex(lexicalCacheMegabytes * 1024L * 1024L);
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);

@@ -3,14 +3,17 @@
 //   dotnet run -c Release --project bench/ServerlessMemory.Bench -- retrieval --data /work/data
 //   ... -- retrieval [--locomo <locomo10.json | folder>] [--cmrc <cmrc2018_dev.json>] [--friendsqa <folder | file>]
 //          [--memdaily <messages_and_QAs folder>] [--max-questions N] [--losses N] [--segmenters]
-//          [--save <file>] [--against <file saved by an earlier run>]
+//          [--save <file>] [--against <file saved by an earlier run>] [--cosmos]
 //          [--embeddings minilm [--embeddings-cache <folder>, default ~/.cache/serverlessmemory-bench]]
+// --cosmos also stores every set in CosmosMemoryStore on the local Cosmos DB server the tests use (.ci/cosmos,
+// `npm ci --prefix .ci/cosmos`) and searches it there: the same ranking should find the same (issue 18).
 // bench/README.md says where each set comes from and how to fetch it.
 using System.Diagnostics;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 using ServerlessMemory.Core;
 using ServerlessMemory.Sqlite;
+using ServerlessMemory.Tests.Cosmos;
 
 internal static class RetrievalBench
 {
@@ -70,6 +73,7 @@ internal static class RetrievalBench
             var keys = await LoadAsync(store, set, vectors);
             Console.WriteLine($"  stored in the product's SQLite store in {clock.Elapsed.TotalSeconds:F1} s");
             runs.Add(SystemRun.Of("ServerlessMemory lexical", Role.Ours, set, Product(store, null, keys)));
+            if (args.Contains("--cosmos")) await CompareCosmosAsync(set, runs[^1]);
 
             if (vectors.Count > 0)
             {
@@ -101,7 +105,7 @@ internal static class RetrievalBench
     }
 
     /// <summary>Each memory stored as the API stores one (a fact, importance 0.5, created now), one user per history; returns user/id → key.</summary>
-    private static async Task<Dictionary<string, string>> LoadAsync(SqliteMemoryStore store, LabelledSet set, Dictionary<string, float[]> vectors)
+    private static async Task<Dictionary<string, string>> LoadAsync(IMemoryStore store, LabelledSet set, Dictionary<string, float[]> vectors)
     {
         var keys = new Dictionary<string, string>(StringComparer.Ordinal);
         var now = DateTimeOffset.UtcNow;
@@ -139,7 +143,7 @@ internal static class RetrievalBench
 
     /// <summary>The product's search with its options (<see cref="Search"/>) as the API runs it, top 10, without counting accesses (so runs do not change each other).</summary>
     private static Func<LabelledQuestion, IReadOnlyList<string>> Product(
-        SqliteMemoryStore store, IEmbeddingGenerator<string, Embedding<float>>? embedder, Dictionary<string, string> keys)
+        IMemoryStore store, IEmbeddingGenerator<string, Embedding<float>>? embedder, Dictionary<string, string> keys)
     {
         var engine = new MemoryEngine(store, Microsoft.Extensions.Options.Options.Create(new DecayOptions()),
             Microsoft.Extensions.Options.Options.Create(new MemoryLimits()), Microsoft.Extensions.Options.Options.Create(Search),
@@ -149,6 +153,40 @@ internal static class RetrievalBench
             var found = engine.Begin(q.User).SearchArchiveAsync(q.Text, 10).GetAwaiter().GetResult();
             return [.. found.Select(f => keys[q.User + "/" + f.Item.Id])];
         };
+    }
+
+    /// <summary>
+    /// `--cosmos`: the same memories in <c>CosmosMemoryStore</c> on the local server, the same questions through
+    /// the same engine; prints each half's figures beside SQLite's and the questions whose top 10 differ.
+    /// </summary>
+    private static async Task CompareCosmosAsync(LabelledSet set, SystemRun sqlite)
+    {
+        if (LocalCosmosServer.Unavailable is { } reason)
+        {
+            Console.WriteLine($"  Cosmos DB: {reason}");
+            return;
+        }
+        var server = new LocalCosmosServer();
+        await server.InitializeAsync();
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var keys = await LoadAsync(server.Store, set, []);
+            Console.WriteLine($"  stored in CosmosMemoryStore on the local Cosmos DB server in {clock.Elapsed.TotalSeconds:F1} s");
+            clock.Restart();
+            var cosmos = SystemRun.Of("ServerlessMemory lexical, Cosmos DB", Role.Other, set, Product(server.Store, null, keys));
+            var differ = set.Questions.Where((q, i) => !cosmos.Scores[i].Equals(sqlite.Scores[i])).Count();
+            foreach (var half in new[] { Half.Test, Half.Tuning })
+            {
+                var (a, b) = (sqlite.Mean(set, half), cosmos.Mean(set, half));
+                Console.WriteLine($"  {(half == Half.Test ? "test" : "tuning")} half: SQLite {a}, Cosmos DB {b}: Recall@5 {100 * (b.R5 - a.R5):+0.0;-0.0;0.0} points, Recall@10 {100 * (b.R10 - a.R10):+0.0;-0.0;0.0}");
+            }
+            Console.WriteLine($"  Cosmos DB searched in {clock.Elapsed.TotalSeconds:F1} s; {differ:N0} of {set.Questions.Count:N0} questions scored differently from SQLite");
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
     }
 
     private static IReadOnlyList<string> Rrf(IReadOnlyList<string> a, IReadOnlyList<string> b, int k)

@@ -15,6 +15,7 @@ namespace ServerlessMemory.Tests.Api;
 public sealed class ServiceFactory : WebApplicationFactory<Program>
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("sm-api-").FullName;
+    private readonly Lock _start = new();
 
     public ServiceFactory()
     {
@@ -54,7 +55,10 @@ public sealed class ServiceFactory : WebApplicationFactory<Program>
 
     public HttpClient Client(string? key = null)
     {
-        var client = CreateClient();
+        HttpClient client;
+        // The first client starts the server, which is not safe to do from two threads at once (tests
+        // that make their clients in parallel saw "Addresses cannot be modified after the server has started").
+        lock (_start) client = CreateClient();
         if (key is not null) client.DefaultRequestHeaders.Add("x-functions-key", key);
         return client;
     }

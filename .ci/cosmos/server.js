@@ -11,6 +11,7 @@
 // - reads of a missing document answer 404 (the package's handler crashes with a 500);
 // - a conditional patch's `FROM c WHERE ...` keeps its case (the package lowercases it) and is
 //   checked against the target document only (the package checks every partition's document of that id);
+// - a query sent with a partition key reads that partition only (the package scans every document);
 // - query responses say `x-ms-cosmos-query-requiresdistribution: false`, so the .NET SDK's
 //   optimistic direct execution (switched on by the tests only) runs a single-partition query
 //   as it is instead of asking for a query plan, which this server cannot make;
@@ -41,12 +42,20 @@ readDocument.default = (account, req, res, params) => {
   }
 };
 
-// Queries run as sent: no query plan is needed for a single-partition query.
+// Queries run as sent: no query plan is needed for a single-partition query. A query sent with a
+// partition key reads that partition's documents only, as the service does (the package scans the
+// whole container for each query, which made a search over a few thousand users take seconds).
+const { AsyncLocalStorage } = require("node:async_hooks");
+const { parsePartitionKey } = require(`${lib}/utils/get-partition-from-header`);
+const queryPartition = new AsyncLocalStorage();
 const queryDocuments = require(`${lib}/handler/query-documents`);
 const query = queryDocuments.default;
 queryDocuments.default = async (account, req, res, params) => {
   res.setHeader("x-ms-cosmos-query-requiresdistribution", "false");
-  return query(account, req, res, params);
+  const header = req.headers["x-ms-documentdb-partitionkey"];
+  if (header === undefined) return query(account, req, res, params);
+  const partition = parsePartitionKey(Array.isArray(header) ? header[0] : header);
+  return queryPartition.run(partition, () => query(account, req, res, params));
 };
 
 // VectorDistance: cosine similarity over the stored array, exact.
@@ -67,7 +76,22 @@ builtins.VECTORDISTANCE = (a, b) => {
 // ORDER BY VectorDistance(...): the query library orders by document paths only, so such a query
 // runs without its TOP and ORDER BY, and its rows are ordered by the similarity it selects.
 const Items = require(`${lib}/account/items`).default;
-const itemsQuery = Items.prototype.query;
+const unscopedQuery = Items.prototype.query;
+// The package's query over the partition the request named (queryPartition), when it named one.
+function itemsQuery(params, options) {
+  const partition = queryPartition.getStore();
+  if (partition === undefined) return unscopedQuery.call(this, params, options);
+  const all = this._data;
+  this._data = new Map([...all].filter(([, item]) => {
+    const document = item.read();
+    return document && this._getPartition(document) === partition;
+  }));
+  try {
+    return unscopedQuery.call(this, params, options);
+  } finally {
+    this._data = all;
+  }
+}
 const vectorOrder = /^\s*SELECT\s+TOP\s+(@\w+|\d+)\s+(.*?)\s+ORDER\s+BY\s+VectorDistance\s*\((.*)\)\s*(DESC)?\s*$/is;
 Items.prototype.query = function queryWithVectorOrder(params, options) {
   const match = vectorOrder.exec(params.query);
@@ -92,7 +116,6 @@ function escape(text) {
 // string literals included, and checks it against every document of that id in the container, in
 // any partition. The condition is checked here, in its own case, against the target document only.
 const patchOperations = require(`${lib}/handler/_patch-operations`);
-const { parsePartitionKey } = require(`${lib}/utils/get-partition-from-header`);
 const cosmosQuery = require("@zeit/cosmosdb-query").default;
 const patch = patchOperations.patchOperation;
 patchOperations.patchOperation = (collection, input) => {

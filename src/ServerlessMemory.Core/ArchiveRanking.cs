@@ -111,18 +111,22 @@ public static class ArchiveRanking
     {
         var scores = Bm25(matches, options, weights);
         var floor = Math.Max(options.MinLexicalRelevance, double.Epsilon);
-        var best = new PriorityQueue<int, (double Score, int Place)>(Math.Max(1, limit) + 1);
+        var best = new PriorityQueue<int, (double Score, string Id)>(Math.Max(1, limit) + 1, Worse);
         for (var i = 0; i < scores.Length && limit > 0; i++)
         {
             if (scores[i] < floor) continue;
-            // Among equal scores the later place wins: a store lists older memories first.
-            if (best.Count < limit) best.Enqueue(i, (scores[i], i));
-            else if (best.TryPeek(out _, out var least) && (scores[i], i).CompareTo(least) > 0) best.EnqueueDequeue(i, (scores[i], i));
+            var key = (scores[i], matches.Ids[i]);
+            if (best.Count < limit) best.Enqueue(i, key);
+            else if (best.TryPeek(out _, out var least) && Worse.Compare(key, least) > 0) best.EnqueueDequeue(i, key);
         }
         var result = new (string, double)[best.Count];
         for (var at = result.Length - 1; best.TryDequeue(out var i, out var key); at--) result[at] = (matches.Ids[i], key.Score);
         return result;
     }
+
+    // Of two equal scores the greater id is the worse, so every store cuts alike, whatever order it lists its matches in.
+    private static readonly Comparer<(double Score, string Id)> Worse = Comparer<(double Score, string Id)>.Create(
+        (x, y) => x.Score != y.Score ? x.Score.CompareTo(y.Score) : string.CompareOrdinal(y.Id, x.Id));
 
     /// <summary>
     /// Lexical relevance, 0 to 1, of a BM25 score divided by its query's ideal (<see cref="Bm25"/>):

@@ -45,10 +45,11 @@ public static class LexicalTerms
 
     /// <summary>
     /// At most this many query terms go into a store's lexical filter (an FTS5 phrase or a Cosmos
-    /// <c>ARRAY_CONTAINS</c> each): a thousand-character Chinese query makes about two thousand bigrams,
-    /// which no query should carry. The engine still ranks what the filter finds by every term.
+    /// <c>ARRAY_CONTAINS</c> each): a thousand-character Chinese query makes some two thousand terms,
+    /// which no query should carry, while a chat question of a hundred Chinese characters, its real
+    /// question after the chatter, makes about 170 with its characters and must be looked up whole.
     /// </summary>
-    public const int MaxFilterTerms = 32;
+    public const int MaxFilterTerms = 256;
 
     /// <summary>The terms a store's lexical filter carries, on every store: the first <see cref="MaxFilterTerms"/> distinct ones, in order.</summary>
     public static IReadOnlyList<string> FilterTerms(IReadOnlyList<string> terms)

@@ -181,6 +181,7 @@ public sealed class MemoryUnitOfWork
             .OrderByDescending(s => s.Score.Total)
             .ThenByDescending(s => s.Score.Relevance)
             .ThenByDescending(s => s.Item.CreatedAt)
+            .ThenBy(s => s.Item.Id, StringComparer.Ordinal) // the same order on every store
             .Take(top)
             .ToList();
 

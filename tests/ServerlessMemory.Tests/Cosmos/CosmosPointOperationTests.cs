@@ -386,4 +386,25 @@ public sealed class CosmosPointOperationTests(LocalCosmosServer server)
         Assert.Equal(etag, (await Store.GetCoreAsync(user))!.ETag);
         Assert.Equal("小明", (await Store.GetCoreAsync(user))!.Find("human")!.Value);
     }
+
+    [LocalCosmosFact]
+    public async Task A_query_sent_with_a_partition_key_reads_that_partition_only()
+    {
+        var (mine, theirs) = (NewUser(), NewUser());
+        await Store.CommitAsync(mine, new() { ArchiveAdds = [Item("mine")] });
+        await Store.CommitAsync(theirs, new() { ArchiveAdds = [Item("theirs")] });
+        var container = await Store.ContainerAsync();
+
+        // The query text would take both users' documents: the partition key keeps the other's out.
+        var users = new List<string>();
+        var text = new QueryDefinition("SELECT c.userId FROM c WHERE c.userId = @mine OR c.userId = @theirs")
+            .WithParameter("@mine", mine).WithParameter("@theirs", theirs);
+        using var query = container.GetItemQueryIterator<JsonElement>(text,
+            requestOptions: new QueryRequestOptions { PartitionKey = new PartitionKey(mine) });
+        while (query.HasMoreResults)
+            users.AddRange((await query.ReadNextAsync()).Select(r => r.GetProperty("userId").GetString()!));
+
+        Assert.NotEmpty(users);
+        Assert.All(users, u => Assert.Equal(mine, u));
+    }
 }

@@ -146,7 +146,7 @@ public sealed class CosmosQueriesTests
     [Fact]
     public void A_long_query_filters_by_its_first_distinct_terms_only()
     {
-        var terms = LexicalTerms.ForQuery(string.Join(" ", Enumerable.Range(0, 60).Select(i => $"word{i}x")) + " 客户流失预测模型的特征工程");
+        var terms = LexicalTerms.ForQuery(string.Join(" ", Enumerable.Range(0, 300).Select(i => $"word{i}x")) + " 客户流失预测模型的特征工程");
         var query = CosmosQueries.ArchiveLexicalQuery("u1", terms);
 
         Assert.True(terms.Count > LexicalTerms.MaxFilterTerms);

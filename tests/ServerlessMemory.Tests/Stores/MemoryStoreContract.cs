@@ -394,6 +394,33 @@ public abstract class MemoryStoreContract
     }
 
     [ConditionalFact]
+    public virtual async Task Memories_that_match_equally_are_cut_and_ordered_by_id_on_every_store()
+    {
+        // Eighty memories of one moment that every search scores alike: which ten come back must not
+        // depend on the order a store lists its matches in.
+        var user = NewUser();
+        var items = Enumerable.Range(0, 80).Select(i => Item($"kiln batch q{i:D3}")).ToList();
+        await Store.CommitAsync(user, new() { ArchiveAdds = items });
+
+        var found = await Engine(new FakeTimeProvider(T0)).SearchArchiveAsync(user, "kiln", 10);
+
+        Assert.Equal(items.Select(i => i.Id).Order(StringComparer.Ordinal).Take(10), found.Select(f => f.Item.Id));
+    }
+
+    [ConditionalFact]
+    public virtual async Task A_long_question_is_looked_up_by_its_last_words_too()
+    {
+        // The question proper after a hundred words of chatter, as people write to a chat agent.
+        var user = NewUser();
+        await Store.CommitAsync(user, new() { ArchiveAdds = [Item("The user bought a xylophone"), Item("an unrelated memory")] });
+        var chatter = string.Join(' ', Enumerable.Range(0, 100).Select(i => $"chatter{i}"));
+
+        var found = await Store.FindArchiveCandidatesAsync(user, LexicalTerms.ForQuery($"{chatter} so what did I buy, a xylophone?"), null, 5);
+
+        Assert.Equal("The user bought a xylophone", Assert.Single(found).Item.Content);
+    }
+
+    [ConditionalFact]
     public virtual async Task An_old_memory_matching_every_query_word_is_found_among_many_newer_partial_matches()
     {
         // More than two thousand newer memories hold each query word, none all three: a search that

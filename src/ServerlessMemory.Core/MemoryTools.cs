@@ -180,7 +180,14 @@ public static class MemoryTools
     private static async Task<JsonNode> Archive(MemoryUnitOfWork work, string content, MemoryType? type, double? importance, CancellationToken cancellationToken)
     {
         var (item, created) = await work.AddArchiveAsync(new NewMemory(content, type ?? MemoryType.Fact, importance ?? 0.5), cancellationToken);
-        return ArchiveResult(item.Id, created);
+        var result = ArchiveResult(item.Id, created);
+        // Not a mere duplicate: the model is told the fact holds again, as it would otherwise think it stale.
+        if (work.Restates(item.Id))
+        {
+            result["restated"] = true;
+            result["note"] = "This memory had been replaced by a later one. Said again, it is current again from now, and what replaced it is kept as history.";
+        }
+        return result;
     }
 
     private static JsonObject ArchiveResult(string id, bool created) => new() { ["id"] = id, ["stored"] = created, ["duplicate"] = !created };

@@ -54,6 +54,9 @@ public sealed class MemoryUnitOfWork
     /// request), with the stored item: the add is not new, and the stored item is what to report.
     /// </summary>
     public IReadOnlyDictionary<string, ArchiveItem?> SkippedAdds => _skipped;
+
+    /// <summary>True when this unit makes the memory current again: it had been superseded, and was said again (<see cref="AddArchiveAsync"/>).</summary>
+    public bool Restates(string id) => _restatements.ContainsKey(id);
     public IReadOnlyList<MemoryUpdate> Updates => _updates;
     public MemoryEngine Engine => _engine;
 

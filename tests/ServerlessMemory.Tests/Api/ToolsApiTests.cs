@@ -7,6 +7,9 @@ namespace ServerlessMemory.Tests.Api;
 /// <summary>The memory tools over HTTP, against each host (below).</summary>
 public abstract class ToolsApiTests(HttpClient http)
 {
+    /// <summary>Lets the host's clock pass this long (a host on the real clock just waits a little).</summary>
+    protected virtual Task PassAsync(TimeSpan time) => Task.Delay(TimeSpan.FromMilliseconds(20));
+
     private readonly HttpClient _http = http;
 
     private static string NewUser() => "tools-" + Guid.NewGuid().ToString("N")[..8];
@@ -84,6 +87,29 @@ public abstract class ToolsApiTests(HttpClient http)
         var hit = Assert.Single(found["results"]!.AsArray());
         Assert.Equal((string?)first["id"], (string?)hit!["id"]);
         Assert.Equal("trivial", (string?)hit["type"]);
+    }
+
+    [Fact]
+    public async Task Archiving_a_replaced_memory_again_tells_the_model_it_is_current_again()
+    {
+        var user = NewUser();
+        var beijing = await Call(user, "archive_content", """{"content":"The user lives in Beijing"}""");
+        var beijingId = (string)beijing["id"]!;
+        var moved = await _http.PostAsync($"/api/users/{user}/memory/archive",
+            Json(new JsonObject { ["content"] = "The user lives in Shanghai", ["supersedes"] = new JsonArray(beijingId) }.ToJsonString()));
+        Assert.Equal(System.Net.HttpStatusCode.Created, moved.StatusCode);
+        await PassAsync(TimeSpan.FromMinutes(1));
+
+        var again = await Call(user, "archive_content", """{"content":"The user lives in Beijing"}""");
+        var plain = await Call(user, "archive_content", """{"content":"The user lives in Beijing"}""");
+
+        Assert.Equal(beijingId, (string?)again["id"]);
+        Assert.True((bool)again["restated"]!);
+        Assert.Contains("current again", (string?)again["note"]);
+        Assert.Null(plain["restated"]);
+        Assert.True((bool)plain["duplicate"]!);
+        var found = await Call(user, "search_archive", """{"query":"where does the user live"}""");
+        Assert.Equal("The user lives in Beijing", (string?)Assert.Single(found["results"]!.AsArray())!["content"]);
     }
 
     [Fact]
@@ -165,6 +191,13 @@ public abstract class ToolsApiTests(HttpClient http)
     }
 }
 
-public sealed class SelfHostToolsApiTests(ServiceFactory service) : ToolsApiTests(service.Client()), IClassFixture<ServiceFactory>;
+public sealed class SelfHostToolsApiTests(ServiceFactory service) : ToolsApiTests(service.Client()), IClassFixture<ServiceFactory>
+{
+    protected override Task PassAsync(TimeSpan time)
+    {
+        service.Time.Advance(time);
+        return Task.CompletedTask;
+    }
+}
 
 public sealed class FunctionsHostToolsApiTests(FunctionsAppFixture app) : ToolsApiTests(app.Client()), IClassFixture<FunctionsAppFixture>;

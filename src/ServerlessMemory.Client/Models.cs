@@ -117,6 +117,9 @@ public sealed record ImportReport(
     ImportTally Core, ImportTally Archive, ImportTally Messages, ImportTally Sessions,
     string Vectors, IReadOnlyList<ImportConflict> Conflicts, IReadOnlyList<string> Forgotten, string? Cursor);
 
+/// <summary>What an export carries: with <see cref="Vectors"/>, each memory's vector and the model and dimensions it was made with, which an import into a service of the same model reuses instead of embedding again.</summary>
+public sealed record ExportOptions(bool Vectors = false);
+
 /// <summary>How to import: <see cref="Mode"/> <c>merge</c> (default) or <c>replace</c>; a dry run writes nothing; a cursor resumes; <see cref="FromUserId"/> names the document's user when it is another.</summary>
 public sealed record ImportOptions(string Mode = "merge", bool DryRun = false, string? Cursor = null, string? FromUserId = null);
 

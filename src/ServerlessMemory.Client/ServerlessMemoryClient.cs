@@ -117,10 +117,15 @@ public sealed class ServerlessMemoryClient
     /// <paramref name="destination"/> as it arrives, reporting the bytes written so far; nothing is
     /// held in memory. A transfer cut short throws, and what was written is no whole document.
     /// </summary>
-    public async Task ExportAsync(string userId, Stream destination, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    public Task ExportAsync(string userId, Stream destination, IProgress<long>? progress = null, CancellationToken cancellationToken = default) =>
+        ExportAsync(userId, destination, new ExportOptions(), progress, cancellationToken);
+
+    /// <summary>As the other overload, with <paramref name="options"/>: <see cref="ExportOptions.Vectors"/> also writes each memory's vector.</summary>
+    public async Task ExportAsync(string userId, Stream destination, ExportOptions options, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        using var response = await SendRawAsync(HttpMethod.Get, $"{User(userId)}/export", null, cancellationToken,
+        ArgumentNullException.ThrowIfNull(options);
+        using var response = await SendRawAsync(HttpMethod.Get, $"{User(userId)}/export{(options.Vectors ? "?vectors=true" : "")}", null, cancellationToken,
             completion: HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         var buffer = new byte[81920];

@@ -6,7 +6,7 @@ using Spectre.Console.Cli;
 namespace ServerlessMemory.Cli.Commands;
 
 /// <summary>
-/// <c>smem copy USER --to-url URL [--to-key KEY] [--to-user USER2]</c>: a user's memory from one service
+/// <c>smem copy USER --to-url URL [--to-key KEY] [--to-user USER2] [--vectors]</c>: a user's memory from one service
 /// into another (a self-host's SQLite into Azure, say): exported once into a kept file, then imported
 /// with its decay state, so forgetting goes on where it was. Stopped, the same command goes on: the
 /// export is not fetched again and the import resumes.
@@ -29,6 +29,10 @@ public sealed class CopyCommand(SmemConsole console, ServiceClients clients) : A
         [CommandOption("--to-user <USER>")]
         [Description("The user there (default: the same id).")]
         public string? ToUser { get; init; }
+
+        [CommandOption("--vectors")]
+        [Description("Carry each memory's vector: the service copied into reuses them when it runs the same embedding model.")]
+        public bool Vectors { get; init; }
 
         [CommandOption("-m|--mode <MODE>")]
         [Description("merge (default) or replace.")]
@@ -53,12 +57,12 @@ public sealed class CopyCommand(SmemConsole console, ServiceClients clients) : A
         var fromUrl = settings.Url ?? console.Environment(ServiceSettings.UrlVariable) ?? ServiceClients.DefaultUrl;
         var toUser = settings.ToUser ?? settings.User;
 
-        var state = ImportState.For(console, "copy", fromUrl, settings.User, toUrl, toUser, settings.Mode);
+        var state = ImportState.For(console, "copy", fromUrl, settings.User, toUrl, toUser, settings.Mode, settings.Vectors ? "vectors" : null);
         if (!state.HasDocument)
         {
             long bytes = 0;
             await state.WriteDocumentAsync(async (file, ct) =>
-                bytes = await Transfer.WithBytesAsync(console.Status, $"Exporting {settings.User}", (progress, c) => from.ExportAsync(settings.User, file, progress, c), ct),
+                bytes = await Transfer.WithBytesAsync(console.Status, $"Exporting {settings.User}", (progress, c) => from.ExportAsync(settings.User, file, new ExportOptions(settings.Vectors), progress, c), ct),
                 cancellationToken);
             console.Status.MarkupLine($"Exported [bold]{Markup.Escape(settings.User)}[/] ({bytes:N0} bytes).");
         }

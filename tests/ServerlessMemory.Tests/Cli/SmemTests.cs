@@ -6,6 +6,8 @@ using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json.Nodes;
 using ServerlessMemory.Client;
 using ServerlessMemory.Tests.Api;
+using ServerlessMemory.Tests.Chat;
+using ServerlessMemory.Tests.Scripted;
 using ServerlessMemory.Tests.Foreign;
 
 namespace ServerlessMemory.Tests.Cli;
@@ -61,6 +63,25 @@ public sealed class SmemTests : IDisposable
         Assert.Equal(["Alice prefers green tea", "Alice sails on Sundays"], document["archive"]!.AsArray().Select(i => (string?)i!["content"]).Order());
         Assert.Contains($"({new FileInfo(file).Length:N0} bytes)", run.Status, StringComparison.Ordinal);
         Assert.False(File.Exists(file + ".partial"));
+    }
+
+    [Fact]
+    public async Task Export_with_vectors_carries_each_memorys_vector_and_names_the_model()
+    {
+        await using var model = await ScriptedModelServer.StartAsync();
+        using var service = ChatRequests.Service(model);
+        service.Settings["Model:EmbeddingModel"] = "text-embedding-3-small";
+        service.Settings["Model:EmbeddingDimensions"] = "64";
+        await new ServerlessMemoryClient(service.Client()).AddArchiveItemAsync("vera", new NewArchiveMemory("Vera brews oolong", MemoryTypes.Fact, 0.6));
+        var (withVectors, plain) = (Path.Combine(_directory, "vera-vectors.json"), Path.Combine(_directory, "vera.json"));
+
+        Assert.Equal(0, await Smem(service.Client().BaseAddress).RunAsync("export", "vera", "-o", withVectors, "--vectors"));
+        Assert.Equal(0, await Smem(service.Client().BaseAddress).RunAsync("export", "vera", "-o", plain));
+
+        var document = JsonNode.Parse(await File.ReadAllBytesAsync(withVectors))!;
+        Assert.Equal(("text-embedding-3-small", 64), ((string?)document["vectors"]!["model"], (int)document["vectors"]!["dimensions"]!));
+        Assert.Equal(ScriptedModelServer.HashedTerms("Vera brews oolong"), document["archive"]![0]!["vector"]!.AsArray().Select(x => (float)x!));
+        Assert.False(JsonNode.Parse(await File.ReadAllBytesAsync(plain))!["archive"]![0]!.AsObject().ContainsKey("vector"));
     }
 
     [Fact]

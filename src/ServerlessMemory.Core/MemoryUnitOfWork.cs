@@ -233,7 +233,7 @@ public sealed class MemoryUnitOfWork
         else if (await _engine.Store.GetArchiveItemAsync(UserId, id, cancellationToken) is { SupersededAt: null } stored && !IsForgotten(stored, now))
         {
             var end = Max(at ?? now, stored.CreatedAt);
-            _supersessions[id] = new(id, end, by) { History = [.. stored.Intervals, new(stored.CreatedAt, end, by)], Since = stored.EnteredAt };
+            _supersessions[id] = new(id, end, by) { History = [.. stored.Intervals, new(stored.CreatedAt, end, by)], Since = stored.EnteredAt, RequireCurrentReplacement = true };
         }
         else return false;
         _updates.Add(new("archive", "supersede", null, id, by ?? ""));

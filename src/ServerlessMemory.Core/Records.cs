@@ -60,6 +60,13 @@ public sealed record ArchiveSupersession(string Id, DateTimeOffset At, string? B
 
     /// <summary>The <c>enteredAt</c> of the statement read; null: any.</summary>
     public DateTimeOffset? Since { get; init; }
+
+    /// <summary>
+    /// Written only while <see cref="By"/> is a current memory: set for a supersession decided now, so
+    /// that of two opposite ones made at once (A by B, B by A) only the first lands and one stays current;
+    /// not for the history an import restores, where the replacement may be history itself.
+    /// </summary>
+    public bool RequireCurrentReplacement { get; init; }
 }
 
 /// <summary>

@@ -162,7 +162,8 @@ public sealed partial class CosmosMemoryStore : IMemoryStore
                     status, 0, response.ActivityId, response.RequestCharge);
             LogSkipped(userId, pending[failed].ToString(), (int)status);
             if (pending[failed].ArchiveId is { } skipped) skippedArchiveIds?.Add(skipped);
-            pending.RemoveAt(failed);
+            // A failed guard takes the supersession it guards with it.
+            pending.RemoveRange(failed, pending[failed].Kind == WriteKind.ArchiveGuard && failed + 1 < pending.Count ? 2 : 1);
         }
         return null;
     }

@@ -14,6 +14,11 @@ internal enum WriteKind
     /// <summary>A delete of an archive item (or, when erasing a user, of any document).</summary>
     Delete,
     ArchiveCreate,
+    /// <summary>
+    /// A patch that changes nothing (<c>supersededBy</c> stays null) of the replacement named by the
+    /// supersession right after it, only while that replacement is current: the two land or are skipped together.
+    /// </summary>
+    ArchiveGuard,
     /// <summary>A patch: set <c>supersededAt</c>, <c>supersededBy</c> and <c>history</c>, only over a current item.</summary>
     ArchiveSupersede,
     /// <summary>A patch: a superseded item current again (cleared <c>supersededAt</c>, new <c>createdAt</c> and <c>enteredAt</c>), only if still superseded as read.</summary>
@@ -117,7 +122,7 @@ internal sealed class CosmosWrite
             PatchOperation.Set("/supersededAt", CosmosTime.Format(supersession.At)),
             PatchOperation.Set("/supersededBy", supersession.By),
         ];
-        var filter = "FROM c WHERE (NOT IS_DEFINED(c.supersededAt) OR IS_NULL(c.supersededAt))";
+        var filter = Current;
         if (supersession is { History: { } history, Since: { } since })
         {
             patch.Add(PatchOperation.Set("/history", HistoryDocument.From(since, history)));
@@ -128,6 +133,13 @@ internal sealed class CosmosWrite
         return new(WriteKind.ArchiveSupersede, ArchiveDocument.DocumentId(supersession.Id), null, patch, null,
             patchBytes: 256 + 128 * (supersession.History?.Count ?? 0), filterPredicate: filter);
     }
+
+    /// <summary>The guard of a supersession that needs its replacement current (<see cref="WriteKind.ArchiveGuard"/>).</summary>
+    public static CosmosWrite ArchiveGuard(string replacementId) =>
+        new(WriteKind.ArchiveGuard, ArchiveDocument.DocumentId(replacementId), null, [PatchOperation.Set<string?>("/supersededBy", null)], null,
+            patchBytes: 128, filterPredicate: Current);
+
+    private const string Current = "FROM c WHERE (NOT IS_DEFINED(c.supersededAt) OR IS_NULL(c.supersededAt))";
 
     /// <summary>
     /// A superseded item current again from the restatement, its history kept, only if it is still
@@ -182,10 +194,15 @@ internal sealed class CosmosWrite
             if (!deleted.Contains(item.Id) && added.Add(item.Id)) writes.Add(ArchiveCreate(userId, item, embeddingDimensions));
         foreach (var access in changes.Accesses)
             if (!deleted.Contains(access.Id)) writes.Add(ArchiveAccess(access));
-        foreach (var supersession in changes.ArchiveSupersessions)
-            if (!deleted.Contains(supersession.Id)) writes.Add(ArchiveSupersede(supersession));
+        // Restatements first: what a restated memory replaces is superseded by a current one.
         foreach (var restatement in changes.ArchiveRestatements)
             if (!deleted.Contains(restatement.Id)) writes.Add(ArchiveRestate(restatement));
+        foreach (var supersession in changes.ArchiveSupersessions)
+        {
+            if (deleted.Contains(supersession.Id)) continue;
+            if (supersession is { RequireCurrentReplacement: true, By: { } by }) writes.Add(ArchiveGuard(by));
+            writes.Add(ArchiveSupersede(supersession));
+        }
         foreach (var message in changes.Messages) writes.Add(MessageCreate(userId, message));
         return writes;
     }
@@ -201,9 +218,12 @@ internal sealed class CosmosWrite
         var batches = new List<List<CosmosWrite>>();
         var current = new List<CosmosWrite>();
         var bytes = 0;
-        foreach (var write in writes)
+        for (var i = 0; i < writes.Count; i++)
         {
-            if (current.Count > 0 && (current.Count == maxOperations || bytes + write.Bytes > maxBytes))
+            var write = writes[i];
+            // A guard goes in the batch of the supersession it guards.
+            var (operations, size) = write.Kind == WriteKind.ArchiveGuard && i + 1 < writes.Count ? (2, write.Bytes + writes[i + 1].Bytes) : (1, write.Bytes);
+            if (current.Count > 0 && (current.Count + operations > maxOperations || bytes + size > maxBytes))
             {
                 batches.Add(current);
                 current = [];
@@ -223,7 +243,7 @@ internal sealed class CosmosWrite
             case WriteKind.Delete:
                 batch.DeleteItem(DocumentId, NoContent);
                 break;
-            case WriteKind.ArchiveAccess or WriteKind.ArchiveRenew or WriteKind.ArchiveSupersede or WriteKind.ArchiveRestate:
+            case WriteKind.ArchiveAccess or WriteKind.ArchiveRenew or WriteKind.ArchiveGuard or WriteKind.ArchiveSupersede or WriteKind.ArchiveRestate:
                 batch.PatchItem(DocumentId, _patch!, new TransactionalBatchPatchItemRequestOptions { EnableContentResponseOnWrite = false, FilterPredicate = FilterPredicate });
                 break;
             default:
@@ -241,7 +261,7 @@ internal sealed class CosmosWrite
         using var response = Kind switch
         {
             WriteKind.Delete => await container.DeleteItemStreamAsync(DocumentId, partitionKey, options, cancellationToken),
-            WriteKind.ArchiveAccess or WriteKind.ArchiveRenew or WriteKind.ArchiveSupersede or WriteKind.ArchiveRestate => await container.PatchItemStreamAsync(DocumentId, partitionKey, _patch!,
+            WriteKind.ArchiveAccess or WriteKind.ArchiveRenew or WriteKind.ArchiveGuard or WriteKind.ArchiveSupersede or WriteKind.ArchiveRestate => await container.PatchItemStreamAsync(DocumentId, partitionKey, _patch!,
                 new PatchItemRequestOptions { EnableContentResponseOnWrite = false, FilterPredicate = FilterPredicate }, cancellationToken),
             _ when IsCreate => await container.CreateItemStreamAsync(new MemoryStream(_body!, writable: false), partitionKey, options, cancellationToken),
             _ => await container.ReplaceItemStreamAsync(new MemoryStream(_body!, writable: false), DocumentId, partitionKey,
@@ -263,8 +283,8 @@ internal sealed class CosmosWrite
         HttpStatusCode.NotFound when Kind is WriteKind.Delete or WriteKind.ArchiveAccess => WriteFailure.Skip,
         // A renewal of an item no longer forgotten (renewed or read meanwhile) is skipped; the engine re-reads it.
         HttpStatusCode.PreconditionFailed when Kind is WriteKind.ArchiveRenew => WriteFailure.Skip,
-        // A supersession of an item superseded already, or gone, is skipped.
-        HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound when Kind is WriteKind.ArchiveSupersede or WriteKind.ArchiveRestate => WriteFailure.Skip,
+        // A supersession of an item superseded already, or gone, is skipped; so is one whose replacement is (its guard failed).
+        HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound when Kind is WriteKind.ArchiveGuard or WriteKind.ArchiveSupersede or WriteKind.ArchiveRestate => WriteFailure.Skip,
         // One already swept is added anew, as SQLite does.
         HttpStatusCode.NotFound when WhenMissing is not null => WriteFailure.Missing,
         _ => WriteFailure.Error,

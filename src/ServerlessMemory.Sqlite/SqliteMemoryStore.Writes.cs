@@ -62,16 +62,7 @@ public sealed partial class SqliteMemoryStore
                 else skipped.Add(item.Id); // the same memory is there already
             }
 
-            foreach (var s in changes.ArchiveSupersessions)
-            {
-                // Over a current item only, and with a history only over the statement it was read from.
-                await ExecuteAsync(connection, """
-                    UPDATE archive SET superseded_at = $at, superseded_by = $by, history = coalesce($history, history)
-                    WHERE user_id = $u AND id = $id AND superseded_at IS NULL AND ($since IS NULL OR entered_at = $since)
-                    """, cancellationToken, ("$u", userId), ("$id", s.Id), ("$at", Ms(s.At)), ("$by", s.By),
-                    ("$history", History(s.History)), ("$since", Ms(s.Since)));
-            }
-
+            // Restatements before supersessions: what a restated memory replaces is superseded by a current one.
             foreach (var r in changes.ArchiveRestatements)
             {
                 // Only while it is still superseded as it was read: a concurrent restatement or supersession wins.
@@ -82,6 +73,18 @@ public sealed partial class SqliteMemoryStore
                     """, cancellationToken, ("$u", userId), ("$id", r.Id), ("$created", Ms(r.CreatedAt)), ("$entered", Ms(r.EnteredAt)),
                     ("$forget", Ms(r.ForgetAt)), ("$history", History(r.History)), ("$superseded", Ms(r.SupersededAt)));
                 if (restated == 0) skipped.Add(r.Id);
+            }
+
+            foreach (var s in changes.ArchiveSupersessions)
+            {
+                // Over a current item only, with a history only over the statement it was read from, and (when
+                // asked) by a replacement still current: two opposite supersessions at once cannot both land.
+                await ExecuteAsync(connection, """
+                    UPDATE archive SET superseded_at = $at, superseded_by = $by, history = coalesce($history, history)
+                    WHERE user_id = $u AND id = $id AND superseded_at IS NULL AND ($since IS NULL OR entered_at = $since)
+                      AND (NOT $current OR EXISTS (SELECT 1 FROM archive r WHERE r.user_id = $u AND r.id = $by AND r.superseded_at IS NULL))
+                    """, cancellationToken, ("$u", userId), ("$id", s.Id), ("$at", Ms(s.At)), ("$by", s.By),
+                    ("$history", History(s.History)), ("$since", Ms(s.Since)), ("$current", s.RequireCurrentReplacement && s.By is not null));
             }
 
             foreach (var id in changes.ArchiveDeletes)

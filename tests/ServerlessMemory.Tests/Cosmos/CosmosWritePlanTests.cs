@@ -101,6 +101,23 @@ public sealed class CosmosWritePlanTests
     }
 
     [Fact]
+    public void A_supersession_that_needs_its_replacement_current_is_guarded_in_its_own_batch()
+    {
+        var plan = CosmosWrite.Plan("u1", new()
+        {
+            Accesses = [.. Enumerable.Range(0, 99).Select(i => new ArchiveAccess($"a{i}", T0, T0.AddDays(3), 1))],
+            ArchiveSupersessions = [new("old", T0, "new") { RequireCurrentReplacement = true }, new("imported", T0, "later")],
+        });
+
+        var batches = CosmosWrite.Split(plan);
+
+        // 99 accesses, then the guard of "new" with the supersession it guards: the pair cannot be cut apart.
+        Assert.Equal([99, 3], batches.Select(b => b.Count));
+        Assert.Equal([(WriteKind.ArchiveGuard, "archive:new"), (WriteKind.ArchiveSupersede, "archive:old"), (WriteKind.ArchiveSupersede, "archive:imported")],
+            batches[1].Select(w => (w.Kind, w.DocumentId)));
+    }
+
+    [Fact]
     public void Batches_stay_under_two_megabytes()
     {
         // 1536 floats with ten digits each are ~20 KB of JSON: a hundred such memories would be ~2 MB.

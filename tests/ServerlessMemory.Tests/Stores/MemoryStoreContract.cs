@@ -394,6 +394,22 @@ public abstract class MemoryStoreContract
     }
 
     [ConditionalFact]
+    public virtual async Task Of_two_opposite_supersessions_made_at_once_only_the_first_lands()
+    {
+        // Two requests read both memories current, and each supersedes the other by it: the second
+        // finds its replacement superseded already, so it is skipped and no cycle leaves neither current.
+        var user = NewUser();
+        var (beijing, shanghai) = (Item("The user lives in Beijing"), Item("The user lives in Shanghai"));
+        await Store.CommitAsync(user, new() { ArchiveAdds = [beijing, shanghai] });
+
+        await Store.CommitAsync(user, new() { ArchiveSupersessions = [new(shanghai.Id, T0.AddMinutes(1), beijing.Id) { RequireCurrentReplacement = true }] });
+        await Store.CommitAsync(user, new() { ArchiveSupersessions = [new(beijing.Id, T0.AddMinutes(1), shanghai.Id) { RequireCurrentReplacement = true }] });
+
+        Assert.Null((await Store.GetArchiveItemAsync(user, beijing.Id))!.SupersededAt);
+        Assert.Equal(beijing.Id, (await Store.GetArchiveItemAsync(user, shanghai.Id))!.SupersededBy);
+    }
+
+    [ConditionalFact]
     public virtual async Task Memories_that_match_equally_are_cut_and_ordered_by_id_on_every_store()
     {
         // Eighty memories of one moment that every search scores alike: which ten come back must not

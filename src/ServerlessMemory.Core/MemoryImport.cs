@@ -60,6 +60,26 @@ public sealed class MemoryImport(MemoryEngine engine, string? embeddingModel, in
     public async Task<ImportReport> RunAsync(string userId, Stream document, ImportMode mode, bool dryRun, string? cursor,
         string? fromUserId = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(document);
+        if (mode != ImportMode.Replace || dryRun || cursor is not null)
+            return await RunOnceAsync(userId, document, mode, dryRun, cursor, fromUserId, cancellationToken);
+
+        // A replace erases the user before it writes, so it reads the whole document first: kept in a
+        // temporary file as it arrives and checked by a dry run, a document that is truncated, invalid
+        // or over a limit part-way is refused before anything is erased. Only a store failing part-way
+        // can still stop it, and then the answer's cursor goes on.
+        await using var kept = new FileStream(Path.Combine(Path.GetTempPath(), "smem-import-" + Path.GetRandomFileName()), FileMode.CreateNew,
+            FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+        await document.CopyToAsync(kept, cancellationToken);
+        kept.Position = 0;
+        await RunOnceAsync(userId, kept, mode, dryRun: true, null, fromUserId, cancellationToken);
+        kept.Position = 0;
+        return await RunOnceAsync(userId, kept, mode, dryRun: false, null, fromUserId, cancellationToken);
+    }
+
+    private async Task<ImportReport> RunOnceAsync(string userId, Stream document, ImportMode mode, bool dryRun, string? cursor,
+        string? fromUserId, CancellationToken cancellationToken)
+    {
         var run = new Run(engine, this, userId, fromUserId ?? userId, mode, dryRun, cursor is null ? null : Cursor.Parse(cursor));
         try
         {

@@ -124,6 +124,27 @@ public sealed class ImportTests
     }
 
     [Fact]
+    public async Task A_replace_whose_document_goes_bad_part_way_is_a_400_and_erases_nothing()
+    {
+        // Chunks of one record: without a check of the whole document first, the user would be erased
+        // and all but the last memory written before the bad one was read.
+        using var service = new ServiceFactory();
+        service.Settings["Memory:Limits:ImportChunkRecords"] = "1";
+        var http = service.Client();
+        var document = await SeedAsync(http, service.Time, "keep");
+        await Ok(await http.PostAsync("/api/users/keep/memory/archive", Json("""{"content":"written after the export","type":"identity"}""")), 201);
+        var before = await ExportAsync(http, "keep");
+        var archive = document["archive"]!.AsArray();
+        archive[^1]!["type"] = "gossip";
+
+        var problem = await Problem(await ImportAsync(http, "keep", document, "mode=replace"), 400);
+
+        Assert.Contains("type", problem["errors"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Null(problem["imported"]);
+        AssertSame(before, await ExportAsync(http, "keep"));
+    }
+
+    [Fact]
     public async Task A_memory_past_its_forgetting_point_is_reported_and_not_stored_and_decay_state_moves_with_the_memory()
     {
         using var service = new ServiceFactory();

@@ -47,7 +47,7 @@ public sealed class FunctionsHostAgentMemoryTests(ModelledFunctionsAppFixture ap
     private readonly ServerlessMemoryClient _memory = new(app.Client());
 
     [Fact]
-    public async Task A_turn_recorded_through_the_functions_app_is_in_the_next_context()
+    public Task A_turn_recorded_through_the_functions_app_is_in_the_next_context() => app.WithLogsAsync(async () =>
     {
         var user = "fn-" + Guid.NewGuid().ToString("N")[..8];
 
@@ -60,14 +60,14 @@ public sealed class FunctionsHostAgentMemoryTests(ModelledFunctionsAppFixture ap
         Assert.Equal(1, (await _memory.GetArchiveItemAsync(user, context.Recalled[0].Id)).AccessCount);
         Assert.Equal(["Good plan.", "I'm training XGBoost on churn data from our CRM"],
             (await _memory.ListMessagesAsync(user, "s1")).Items.Select(m => m.Content));
-    }
+    });
 
     [Fact]
-    public async Task Bad_context_and_turns_requests_are_the_same_400s_as_in_the_self_host()
+    public Task Bad_context_and_turns_requests_are_the_same_400s_as_in_the_self_host() => app.WithLogsAsync(async () =>
     {
         var context = await Assert.ThrowsAsync<ServerlessMemoryValidationException>(() => _memory.GetContextAsync("u", "hi", tokens: 0));
         Assert.Contains("tokens", context.Errors.Keys);
         var turns = await Assert.ThrowsAsync<ServerlessMemoryValidationException>(() => _memory.RecordTurnAsync("u", [new TurnMessage("system", "x")]));
         Assert.Contains("messages[0].role", turns.Errors.Keys);
-    }
+    });
 }

@@ -25,6 +25,20 @@ public class FunctionsAppFixture : IAsyncLifetime
     /// <summary>A client of the app, sending <c>x-functions-key</c> when a key is given.</summary>
     public HttpClient Client(string? key = null) => Host.CreateClient(key);
 
+    /// <summary>Runs a test's body; a failure carries the host's and the worker's logs, so a failed run says why.</summary>
+    public async Task WithLogsAsync(Func<Task> test)
+    {
+        ArgumentNullException.ThrowIfNull(test);
+        try
+        {
+            await test();
+        }
+        catch (Exception e)
+        {
+            throw new Xunit.Sdk.XunitException($"{e.GetType().Name}: {e.Message}{Environment.NewLine}--- host and worker logs ---{Environment.NewLine}{Host.Logs}");
+        }
+    }
+
     /// <summary>The built app's folder: the test command builds src/ServerlessMemory.Functions before this project.</summary>
     public static string AppDirectory => typeof(FunctionsAppFixture).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "FunctionsAppOutput").Value!;

@@ -17,9 +17,7 @@ public sealed class DegradedModeTests(ITestOutputHelper output) : IAsyncLifetime
 
     private ServiceFactory Service()
     {
-        var service = Chat.ChatRequests.Service(_model);
-        service.Settings["Model:EmbeddingModel"] = "text-embedding-3-small";
-        service.Settings["Model:EmbeddingDimensions"] = "64";
+        var service = Chat.ChatRequests.Service(_model, embeddings: true);
         return service;
     }
 

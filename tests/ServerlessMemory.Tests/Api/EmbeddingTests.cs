@@ -23,9 +23,7 @@ public sealed class EmbeddingTests : IAsyncLifetime
 
     private ServiceFactory Service(string provider)
     {
-        var service = Chat.ChatRequests.Service(_model, provider);
-        service.Settings["Model:EmbeddingModel"] = "text-embedding-3-small";
-        service.Settings["Model:EmbeddingDimensions"] = "64";
+        var service = Chat.ChatRequests.Service(_model, provider, embeddings: true);
         return service;
     }
 

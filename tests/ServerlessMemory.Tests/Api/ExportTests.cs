@@ -113,9 +113,7 @@ public sealed class ExportTests : IAsyncLifetime
     [Fact]
     public async Task With_vectors_each_memory_carries_its_stored_vector_and_the_document_names_the_model()
     {
-        using var service = Service(_model);
-        service.Settings["Model:EmbeddingModel"] = "text-embedding-3-small";
-        service.Settings["Model:EmbeddingDimensions"] = "64";
+        using var service = Service(_model, embeddings: true);
         var http = service.Client();
         await Ok(await http.PostAsync("/api/users/vec/memory/archive", Json("""{"content":"likes oolong tea"}""")), 201);
         _model.EmbeddingFault = new(Status: 500);

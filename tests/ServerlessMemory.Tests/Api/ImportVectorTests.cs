@@ -18,9 +18,7 @@ public sealed class ImportVectorTests : IAsyncLifetime
 
     private ServiceFactory Service()
     {
-        var service = Chat.ChatRequests.Service(_model);
-        service.Settings["Model:EmbeddingModel"] = "text-embedding-3-small";
-        service.Settings["Model:EmbeddingDimensions"] = "64";
+        var service = Chat.ChatRequests.Service(_model, embeddings: true);
         service.Settings["Memory:Backfill:Interval"] = "00:00:00"; // the test runs it
         return service;
     }

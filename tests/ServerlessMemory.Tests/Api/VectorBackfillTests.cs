@@ -26,9 +26,7 @@ public sealed class VectorBackfillTests : IAsyncLifetime
 
     private ServiceFactory Service(string pause = "00:00:00")
     {
-        var service = Chat.ChatRequests.Service(_model);
-        service.Settings["Model:EmbeddingModel"] = "text-embedding-3-small";
-        service.Settings["Model:EmbeddingDimensions"] = "64";
+        var service = Chat.ChatRequests.Service(_model, embeddings: true);
         service.Settings["Memory:Search:EmbeddingPause"] = pause;
         service.Settings["Memory:Backfill:Interval"] = "00:00:00"; // the tests run it
         return service;

@@ -50,14 +50,18 @@ public static class ChatRequests
 
     public static string NoExtraction => """{"core":[],"archive":[]}""";
 
-    /// <summary>A self-host wired to the scripted model through the real OpenAI (or Azure OpenAI) client, without embeddings.</summary>
-    public static ServiceFactory Service(ScriptedModelServer model, string provider = "OpenAI")
+    /// <summary>
+    /// A self-host wired to the scripted model through the real OpenAI (or Azure OpenAI) client; with
+    /// <paramref name="embeddings"/> its embeddings too (text-embedding-3-small at 64 dimensions), else none.
+    /// </summary>
+    public static ServiceFactory Service(ScriptedModelServer model, string provider = "OpenAI", bool embeddings = false)
     {
         var service = new ServiceFactory();
         service.Settings["Model:Provider"] = provider;
         service.Settings["Model:Endpoint"] = provider == "OpenAI" ? model.BaseUrl + "/v1" : model.BaseUrl;
         service.Settings["Model:ApiKey"] = "test-key";
-        service.Settings["Model:EmbeddingModel"] = "";
+        service.Settings["Model:EmbeddingModel"] = embeddings ? "text-embedding-3-small" : "";
+        if (embeddings) service.Settings["Model:EmbeddingDimensions"] = "64";
         service.Settings["Model:MaxRetries"] = "1";
         return service;
     }

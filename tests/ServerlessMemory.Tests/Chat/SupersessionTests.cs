@@ -28,9 +28,7 @@ public sealed partial class SupersessionTests : IAsyncLifetime
 
     private ServiceFactory Service()
     {
-        var service = ChatRequests.Service(_model);
-        service.Settings["Model:EmbeddingModel"] = "text-embedding-3-small";
-        service.Settings["Model:EmbeddingDimensions"] = "64";
+        var service = ChatRequests.Service(_model, embeddings: true);
         return service;
     }
 

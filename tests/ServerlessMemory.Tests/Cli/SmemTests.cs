@@ -69,9 +69,7 @@ public sealed class SmemTests : IDisposable
     public async Task Export_with_vectors_carries_each_memorys_vector_and_names_the_model()
     {
         await using var model = await ScriptedModelServer.StartAsync();
-        using var service = ChatRequests.Service(model);
-        service.Settings["Model:EmbeddingModel"] = "text-embedding-3-small";
-        service.Settings["Model:EmbeddingDimensions"] = "64";
+        using var service = ChatRequests.Service(model, embeddings: true);
         await new ServerlessMemoryClient(service.Client()).AddArchiveItemAsync("vera", new NewArchiveMemory("Vera brews oolong", MemoryTypes.Fact, 0.6));
         var (withVectors, plain) = (Path.Combine(_directory, "vera-vectors.json"), Path.Combine(_directory, "vera.json"));
 

@@ -33,15 +33,15 @@ public static class LexicalTerms
         "up", "down", "over", "also", "get", "got", "ll", "re", "ve", "d", "m", "let", "like",
     ], StringComparer.Ordinal);
 
-    // Chinese has its question words too: a question says 什么 (what), a memory rarely does, so a bigram
-    // inside one of these would match only the odd memory that happens to hold it. Queries leave out
-    // every bigram inside these words (为什么 gives 为什 and 什么), as English leaves out "what".
-    private static readonly HashSet<string> ChineseQuestionBigrams = new(
-        new[] { "什么", "为什么", "怎么", "怎么样", "怎样", "哪里", "哪儿", "哪个", "哪些", "多少" }
-            .SelectMany(word => Enumerable.Range(0, word.Length - 1).Select(i => word.Substring(i, 2))),
-        StringComparer.Ordinal);
+    // Chinese has its question words too: a question says 什么 (what), a memory rarely does. A query
+    // leaves them out as English leaves out "what", and they cut the question as punctuation would:
+    // 属于什么科 gives 属于 and 科, not the bigrams 于什 and 么科 that no memory means, and 科, a word
+    // of one character, is a term like any other.
+    private static readonly HashSet<string> ChineseQuestionWords =
+        new(["什么", "为什么", "怎么", "怎么样", "怎样", "哪里", "哪儿", "哪个", "哪些", "多少"], StringComparer.Ordinal);
+    private static readonly int LongestQuestionWord = ChineseQuestionWords.Max(w => w.Length);
 
-    public static IReadOnlyList<string> ForIndex(string text) => Terms(text, forQuery: false);
+    public static IReadOnlyList<string> ForIndex(string text) => Terms(text, Pass.Index);
 
     /// <summary>
     /// At most this many query terms go into a store's lexical filter (an FTS5 phrase or a Cosmos
@@ -58,27 +58,27 @@ public static class LexicalTerms
         return [.. terms.Distinct(StringComparer.Ordinal).Take(MaxFilterTerms)];
     }
 
-    public static IReadOnlyList<string> ForQuery(string text) => Terms(text, forQuery: true);
+    public static IReadOnlyList<string> ForQuery(string text) => Terms(text, Pass.Query);
 
     /// <summary>
     /// <see cref="ForQuery"/>'s terms, each weighing as often as the text says it, and with <paramref name="characterWeight"/>
-    /// above 0 also each character of a CJK run of two or more, of that weight: a question's bigrams
-    /// that straddle two words find nothing, its characters still do.
+    /// above 0 also each character of its bigrams, of that weight: a question's bigrams that straddle
+    /// two words find nothing, its characters still do.
     /// </summary>
     public static (IReadOnlyList<string> Terms, IReadOnlyDictionary<string, double> Weights) WeightedQuery(string text, double characterWeight)
     {
-        var terms = Terms(text, forQuery: true);
+        var terms = Terms(text, Pass.Query);
         // A term the question repeats weighs as often as it is said, as each is a clause of Lucene's query.
         var weights = new Dictionary<string, double>(StringComparer.Ordinal);
-        Walk(text, forQuery: true, term => weights[term] = weights.GetValueOrDefault(term) + 1);
+        Walk(text, Pass.Query, term => weights[term] = weights.GetValueOrDefault(term) + 1);
         if (characterWeight <= 0) return (terms, weights);
         var seen = new HashSet<string>(terms, StringComparer.Ordinal);
-        foreach (var term in Terms(text, forQuery: false))
-            if (IsCjkCharacter(term) && seen.Add(term))
-            {
-                terms.Add(term);
-                weights[term] = characterWeight;
-            }
+        Walk(text, Pass.QueryCharacters, term =>
+        {
+            if (!seen.Add(term)) return;
+            terms.Add(term);
+            weights[term] = characterWeight;
+        });
         return (terms, weights);
     }
 
@@ -91,7 +91,7 @@ public static class LexicalTerms
     {
         var counts = new Dictionary<string, int>(32, StringComparer.Ordinal);
         var length = 0;
-        Walk(text, forQuery: false, term =>
+        Walk(text, Pass.Index, term =>
         {
             counts[term] = counts.GetValueOrDefault(term) + 1;
             length++;
@@ -117,21 +117,25 @@ public static class LexicalTerms
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(normal)))[..32];
     }
 
-    private static List<string> Terms(string text, bool forQuery)
+    private static List<string> Terms(string text, Pass pass)
     {
         var terms = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        Walk(text, forQuery, term =>
+        Walk(text, pass, term =>
         {
             if (seen.Add(term)) terms.Add(term);
         });
         return terms;
     }
 
+    /// <summary>What a walk over a text emits: a memory's terms, a question's, or the characters of a question's bigrams.</summary>
+    private enum Pass { Index, Query, QueryCharacters }
+
     /// <summary>Every term of the text in order, repeats included.</summary>
-    private static void Walk(string text, bool forQuery, Action<string> emit)
+    private static void Walk(string text, Pass pass, Action<string> emit)
     {
         ArgumentNullException.ThrowIfNull(text);
+        var forQuery = pass != Pass.Index;
         // A word is a span of the text (letters and digits are never cut apart); a CJK run is cut
         // into characters, which may be surrogate pairs.
         var wordStart = -1;
@@ -144,7 +148,7 @@ public static class LexicalTerms
             wordStart = -1;
             Span<char> lower = word.Length <= 64 ? stackalloc char[word.Length] : new char[word.Length];
             word.ToLowerInvariant(lower);
-            if (forQuery && StopWordsBySpan.Contains(lower)) return;
+            if (pass == Pass.QueryCharacters || (forQuery && StopWordsBySpan.Contains(lower))) return;
             emit(Stem(lower));
         }
 
@@ -156,13 +160,41 @@ public static class LexicalTerms
             var chars = StringInfo.GetTextElementEnumerator(r);
             var units = new List<string>();
             while (chars.MoveNext()) units.Add((string)chars.Current);
-            if (units.Count == 1 || !forQuery)
-                foreach (var c in units) emit(c);
-            for (var i = 0; i + 1 < units.Count; i++)
+            if (!forQuery)
             {
-                var bigram = units[i] + units[i + 1];
-                if (!forQuery || !ChineseQuestionBigrams.Contains(bigram)) emit(bigram);
+                foreach (var c in units) emit(c);
+                EmitBigrams(units);
+                return;
             }
+            var start = 0;
+            for (var i = 0; i < units.Count;)
+            {
+                var word = QuestionWordAt(units, i);
+                if (word == 0)
+                {
+                    i++;
+                    continue;
+                }
+                EmitPart(units[start..i]);
+                start = i += word;
+            }
+            EmitPart(units[start..]);
+        }
+
+        // A part of a question between its question words: a lone character is a word; more make bigrams.
+        void EmitPart(List<string> part)
+        {
+            if (pass == Pass.QueryCharacters)
+            {
+                if (part.Count > 1) foreach (var c in part) emit(c);
+            }
+            else if (part.Count == 1) emit(part[0]);
+            else EmitBigrams(part);
+        }
+
+        void EmitBigrams(List<string> units)
+        {
+            for (var i = 0; i + 1 < units.Count; i++) emit(units[i] + units[i + 1]);
         }
 
         var at = 0;
@@ -187,6 +219,14 @@ public static class LexicalTerms
         }
         FlushWord(at);
         FlushRun();
+    }
+
+    /// <summary>The length in characters of the longest Chinese question word at <paramref name="at"/>, or 0.</summary>
+    private static int QuestionWordAt(List<string> units, int at)
+    {
+        for (var length = Math.Min(LongestQuestionWord, units.Count - at); length >= 2; length--)
+            if (ChineseQuestionWords.Contains(string.Concat(units.GetRange(at, length)))) return length;
+        return 0;
     }
 
     private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> StopWordsBySpan = StopWords.GetAlternateLookup<ReadOnlySpan<char>>();

@@ -35,6 +35,24 @@ public class LexicalTermsTests
     }
 
     [Fact]
+    public void A_chinese_question_word_cuts_the_question_as_punctuation_does()
+    {
+        var query = LexicalTerms.ForQuery("前肛鳗属于什么科？");
+
+        // 于什 and 么科 straddle the question word: no memory means them.
+        Assert.DoesNotContain("于什", query);
+        Assert.DoesNotContain("么科", query);
+        Assert.Contains("属于", query);
+        // 科 stands alone, a one-character word: a term of the question like any other.
+        Assert.Contains("科", query);
+        var (_, weights) = LexicalTerms.WeightedQuery("前肛鳗属于什么科？", characterWeight: 0.4);
+        Assert.Equal(1, weights["科"]);
+        Assert.Equal(0.4, weights["鳗"]);
+        Assert.False(weights.ContainsKey("什"));
+        Assert.False(weights.ContainsKey("么"));
+    }
+
+    [Fact]
     public void English_drops_stop_words_only_in_queries_and_stems_words_everywhere()
     {
         var query = LexicalTerms.ForQuery("What projects did I say I was working on?");

@@ -37,7 +37,7 @@ internal static class TuneBench
                 double r5 = 0, r10 = 0;
                 foreach (var q in questions)
                 {
-                    var (terms, weights) = LexicalTerms.WeightedQuery(q.Text, options.CjkCharacterWeight);
+                    var (terms, weights) = LexicalTerms.WeightedQuery(q.Text, options.CjkCharacterWeight, options.ContextWeight);
                     var best = ArchiveRanking.Best(indexes[q.User].Match(terms), 10, options, weights).Select(b => b.Id).ToList();
                     r5 += best.Take(5).Count(q.Evidence.Contains) / (double)q.Evidence.Count;
                     r10 += best.Count(q.Evidence.Contains) / (double)q.Evidence.Count;
@@ -60,6 +60,7 @@ internal static class TuneBench
                 case "b": options.B = value; break;
                 case "cjk": options.CjkCharacterWeight = value; break;
                 case "floor": options.MinLexicalRelevance = value; break;
+                case "context": options.ContextWeight = value; break;
                 default: throw new ArgumentException($"unknown setting {key}");
             }
         }

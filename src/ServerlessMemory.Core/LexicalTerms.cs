@@ -12,7 +12,7 @@ namespace ServerlessMemory.Core;
 /// and "allergy", "hiking" and "hiked" meet; CJK text has none, so it is cut into overlapping
 /// character bigrams (项目 in 当前项目是客户流失预测), and single characters are indexed too so that
 /// a one-character query finds something. Stores index <see cref="ForIndex"/>; queries use
-/// <see cref="ForQuery"/>, which also leaves out stop words (and Chinese question words' bigrams). <see cref="Version"/> names this
+/// <see cref="ForQuery"/>, which also leaves out stop words (and Chinese question words). <see cref="Version"/> names this
 /// analysis: a store that kept terms of another version must index them again.
 /// </summary>
 public static class LexicalTerms
@@ -63,23 +63,67 @@ public static class LexicalTerms
     /// <summary>
     /// <see cref="ForQuery"/>'s terms, each weighing as often as the text says it, and with <paramref name="characterWeight"/>
     /// above 0 also each character of its bigrams, of that weight: a question's bigrams that straddle
-    /// two words find nothing, its characters still do.
+    /// two words find nothing, its characters still do. When the text asks something among sentences
+    /// that do not (<see cref="Asks"/>), what only those say weighs <paramref name="contextWeight"/> as much:
+    /// a message's chatter, or the context its question leans on, should not outweigh the question.
     /// </summary>
-    public static (IReadOnlyList<string> Terms, IReadOnlyDictionary<string, double> Weights) WeightedQuery(string text, double characterWeight)
+    public static (IReadOnlyList<string> Terms, IReadOnlyDictionary<string, double> Weights) WeightedQuery(
+        string text, double characterWeight, double contextWeight = 1)
     {
         var terms = Terms(text, Pass.Query);
+        var sentences = Sentences(text);
+        var focused = contextWeight != 1 && sentences.Any(Asks) && !sentences.All(Asks);
         // A term the question repeats weighs as often as it is said, as each is a clause of Lucene's query.
         var weights = new Dictionary<string, double>(StringComparer.Ordinal);
-        Walk(text, Pass.Query, term => weights[term] = weights.GetValueOrDefault(term) + 1);
-        if (characterWeight <= 0) return (terms, weights);
-        var seen = new HashSet<string>(terms, StringComparer.Ordinal);
-        Walk(text, Pass.QueryCharacters, term =>
+        foreach (var sentence in sentences)
         {
-            if (!seen.Add(term)) return;
-            terms.Add(term);
-            weights[term] = characterWeight;
-        });
+            var weight = focused && !Asks(sentence) ? contextWeight : 1;
+            Walk(sentence, Pass.Query, term => weights[term] = weights.GetValueOrDefault(term) + weight);
+        }
+        if (characterWeight <= 0) return (terms, weights);
+        var words = new HashSet<string>(terms, StringComparer.Ordinal);
+        foreach (var sentence in sentences)
+        {
+            var weight = characterWeight * (focused && !Asks(sentence) ? contextWeight : 1);
+            Walk(sentence, Pass.QueryCharacters, term =>
+            {
+                if (words.Contains(term)) return;
+                if (!weights.TryGetValue(term, out var held)) terms.Add(term);
+                weights[term] = Math.Max(held, weight);
+            });
+        }
         return (terms, weights);
+    }
+
+    /// <summary>The text's sentences, each with its closing punctuation: cut after 。！？!?；;… and line breaks, and after a full stop before a space.</summary>
+    private static List<string> Sentences(string text)
+    {
+        var sentences = new List<string>();
+        var start = 0;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var end = text[i] is '。' or '！' or '？' or '!' or '?' or '；' or ';' or '…' or '\n'
+                || (text[i] == '.' && (i + 1 == text.Length || char.IsWhiteSpace(text[i + 1])));
+            if (!end || (i + 1 < text.Length && text[i + 1] is '…' or '？' or '?' or '！' or '!')) continue;
+            if (!string.IsNullOrWhiteSpace(text[start..(i + 1)])) sentences.Add(text[start..(i + 1)]);
+            start = i + 1;
+        }
+        if (start < text.Length && !string.IsNullOrWhiteSpace(text[start..])) sentences.Add(text[start..]);
+        return sentences;
+    }
+
+    /// <summary>
+    /// True for a sentence that asks: it ends with a question mark, or ends with 吗, or holds a Chinese
+    /// question word. (An English sentence without its question mark is not told apart: "When I was
+    /// young" starts as a question does.)
+    /// </summary>
+    private static bool Asks(string sentence)
+    {
+        var s = sentence.TrimEnd().TrimEnd('。', '.', '…', '！', '!', '；', ';');
+        if (s.EndsWith('？') || s.EndsWith('?') || s.EndsWith('吗')) return true;
+        foreach (var word in ChineseQuestionWords)
+            if (s.Contains(word, StringComparison.Ordinal)) return true;
+        return false;
     }
 
     /// <summary>True for a term that is one CJK character.</summary>

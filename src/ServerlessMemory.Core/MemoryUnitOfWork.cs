@@ -166,7 +166,7 @@ public sealed class MemoryUnitOfWork
     public async Task<IReadOnlyList<ScoredItem>> SearchArchiveAsync(string query, int top, bool history, CancellationToken cancellationToken = default)
     {
         var now = _engine.Now();
-        var (terms, weights) = LexicalTerms.WeightedQuery(query, _engine.Search.CjkCharacterWeight);
+        var (terms, weights) = LexicalTerms.WeightedQuery(query, _engine.Search.CjkCharacterWeight, _engine.Search.ContextWeight);
         var vector = await EmbedAsync(query, cancellationToken);
         if (terms.Count == 0 && vector is null) return [];
 

@@ -69,6 +69,12 @@ public sealed class SearchOptions
     /// A bigram straddling two words finds nothing; the characters still weigh what is shared.
     /// </summary>
     public double CjkCharacterWeight { get; set; } = 0.4;
+    /// <summary>
+    /// In a message that asks something among sentences that do not, the weight of what only those
+    /// sentences say (1: every sentence alike). Half: chatter should not outweigh the question, while
+    /// context it leans on ("My sister Ana came over. Where does she live?") still counts.
+    /// </summary>
+    public double ContextWeight { get; set; } = 0.5;
     /// <summary>BM25's term-frequency saturation.</summary>
     public double K1 { get; set; } = 1.2;
     /// <summary>BM25's length normalisation (0.65: tuned on the retrieval sets' tuning halves; 0.75 is the textbook's).</summary>

@@ -53,6 +53,32 @@ public class LexicalTermsTests
     }
 
     [Fact]
+    public void In_a_message_that_asks_amid_other_sentences_what_only_those_say_weighs_less()
+    {
+        var (_, weights) = LexicalTerms.WeightedQuery("上周末去爬山了。我复查的医院叫什么？", characterWeight: 0.4, contextWeight: 0.5);
+
+        Assert.Equal(1, weights["医院"]);
+        Assert.Equal(0.4, weights["院"]);
+        Assert.Equal(0.5, weights["爬山"]);
+        Assert.Equal(0.2, weights["爬"], 10);
+        var (_, english) = LexicalTerms.WeightedQuery("I moved to Porto in 3.5 days. Where do I live?", characterWeight: 0.4, contextWeight: 0.5);
+        Assert.Equal(1, english["live"]);
+        Assert.Equal(0.5, english["move"]);
+        Assert.Equal(0.5, english["3"]);
+    }
+
+    [Theory]
+    [InlineData("我复查的医院叫什么？")]
+    [InlineData("上周末去爬山了。妈妈下个月要来北京。")]
+    [InlineData("上周末去爬山了吗？医院在哪里？")]
+    public void A_message_that_only_asks_or_only_tells_weighs_every_sentence_alike(string message)
+    {
+        var (terms, weights) = LexicalTerms.WeightedQuery(message, characterWeight: 0, contextWeight: 0.5);
+
+        Assert.All(terms, term => Assert.Equal(1, weights[term]));
+    }
+
+    [Fact]
     public void English_drops_stop_words_only_in_queries_and_stems_words_everywhere()
     {
         var query = LexicalTerms.ForQuery("What projects did I say I was working on?");

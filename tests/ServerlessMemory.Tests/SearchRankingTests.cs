@@ -9,16 +9,17 @@ public class SearchRankingTests
     private static readonly SearchOptions Options = new();
 
     /// <summary>
-    /// The engine's ranking over an archive of these memories: BM25 over an index of all of them
-    /// (as a store's matches give it), each memory's similarity as given, fused, best first.
+    /// The engine's ranking over an archive of these memories: BM25 of the query's weighted terms over
+    /// an index of all of them (as a store's matches give it), each memory's similarity as given, fused, best first.
     /// </summary>
     private static List<string> Ranked(string query, IReadOnlyList<(string Content, double? Similarity)> archive, SearchOptions? options = null)
     {
         options ??= Options;
         var index = new LexicalIndex();
         index.Add(archive.Select(m => (LexicalTerms.ContentHash(m.Content), m.Content)));
-        var matches = index.Match(LexicalTerms.ForQuery(query));
-        var scores = ArchiveRanking.Bm25(matches, options).Select((x, i) => (matches.Ids[i], x)).ToDictionary(p => p.Item1, p => p.x);
+        var (terms, weights) = LexicalTerms.WeightedQuery(query, options.CjkCharacterWeight, options.ContextWeight);
+        var matches = index.Match(terms);
+        var scores = ArchiveRanking.Bm25(matches, options, weights).Select((x, i) => (matches.Ids[i], x)).ToDictionary(p => p.Item1, p => p.x);
         var candidates = archive.Select(m => new ArchiveCandidate(new ArchiveItem
         {
             Id = LexicalTerms.ContentHash(m.Content), Content = m.Content, CreatedAt = T0, EnteredAt = T0, LastAccessedAt = T0,
@@ -70,23 +71,40 @@ public class SearchRankingTests
     }
 
     [Fact]
-    public void A_question_wrapped_in_chatter_still_finds_what_its_real_words_match()
+    public void A_question_wrapped_in_chatter_recalls_what_it_asks_about_into_a_chat_turn()
     {
-        // The chatter's words are in other memories, so they swell what a full match of the whole
-        // question would score; the memory that answers holds only the question's last words.
-        const string answer = "周三下午和王医生在仁和医院复查";
-        var ranked = Ranked(
-            "哎呀，上周末和同事去爬山累坏了，妈妈又说下个月要来北京住，家里还在装修，新买的加湿器也坏了，最近真是忙死了，" +
-            "周末又要加班，天气也不好，孩子还感冒了，晚上也睡不好，心情有点烦躁，工作上的事情也很多……我本来想问的是，我复查的医院叫什么？",
-            Words(
-            [
-                answer, "最近在学吉他，每天练半小时", "上个周末去了海边看日出", "公司下个月要加班赶项目进度", "天气预报说明天有大雨",
-                "孩子喜欢画画和搭积木", "感冒药放在客厅的抽屉里", "晚上七点和朋友在火锅店吃饭", "心情低落时会去公园跑步",
-                "烦躁的时候喜欢听古典音乐", "工作地点在上海浦东新区", "装修的事情下周再商量", "买了一个新的加湿器",
-                "妈妈下个月来北京住两周", "睡前会看二十分钟的书", "最喜欢的水果是芒果", "上周末和同事去爬了香山",
-            ]));
+        // It must be among the five memories a chat turn recalls into the prompt (RecallTop).
+        var ranked = Ranked(WrappedQuestion.Message, Words(WrappedQuestion.Archive));
 
-        Assert.Contains(answer, ranked.Take(10));
+        Assert.Contains(WrappedQuestion.Answer, ranked.Take(new ChatTurnOptions().RecallTop));
+    }
+
+    /// <summary>
+    /// A question wrapped in chatter: the chatter's words are in other memories, each matching one; the
+    /// memory that answers holds only the question's last words.
+    /// </summary>
+    internal static class WrappedQuestion
+    {
+        public const string Answer = "周三下午和王医生在仁和医院复查";
+        public const string Message =
+            "哎呀，上周末和同事去爬山累坏了，妈妈又说下个月要来北京住，家里还在装修，新买的加湿器也坏了，最近真是忙死了，" +
+            "周末又要加班，天气也不好，孩子还感冒了，晚上也睡不好，心情有点烦躁，工作上的事情也很多……我本来想问的是，我复查的医院叫什么？";
+        public static readonly string[] Archive =
+        [
+            Answer, "最近在学吉他，每天练半小时", "上个周末去了海边看日出", "公司下个月要加班赶项目进度", "天气预报说明天有大雨",
+            "孩子喜欢画画和搭积木", "感冒药放在客厅的抽屉里", "晚上七点和朋友在火锅店吃饭", "心情低落时会去公园跑步",
+            "烦躁的时候喜欢听古典音乐", "工作地点在上海浦东新区", "装修的事情下周再商量", "买了一个新的加湿器",
+            "妈妈下个月来北京住两周", "睡前会看二十分钟的书", "最喜欢的水果是芒果", "上周末和同事去爬了香山",
+        ];
+    }
+
+    [Fact]
+    public void The_context_a_question_leans_on_still_counts()
+    {
+        var ranked = Ranked("My sister Ana came over last weekend. Where does she live now?",
+            Words("My neighbour lives in Lisbon now", "Bruno lives in Braga now", "Ana lives in Porto now"));
+
+        Assert.Equal("Ana lives in Porto now", ranked[0]);
     }
 
     [Fact]

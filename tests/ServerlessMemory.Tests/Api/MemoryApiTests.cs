@@ -290,6 +290,17 @@ public abstract class MemoryApiTests(HttpClient http)
     }
 
     [Fact]
+    public async Task A_question_wrapped_in_chatter_finds_what_it_asks_about()
+    {
+        var user = NewUser();
+        foreach (var content in SearchRankingTests.WrappedQuestion.Archive) await AddMemory(user, content);
+
+        var found = (await Ok(await _http.GetAsync($"/api/users/{user}/memory/archive?query={Uri.EscapeDataString(SearchRankingTests.WrappedQuestion.Message)}&top=5")))["items"]!.AsArray();
+
+        Assert.Contains(SearchRankingTests.WrappedQuestion.Answer, found.Select(f => (string?)f!["content"]));
+    }
+
+    [Fact]
     public async Task Listing_pages_newest_first_without_counting_access()
     {
         var user = NewUser();

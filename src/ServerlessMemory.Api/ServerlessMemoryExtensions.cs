@@ -31,7 +31,18 @@ public static class ServerlessMemoryExtensions
             .Validate(o => o.ImportBodyBytes > 0 && o.ImportChunkRecords > 0 && o.ImportChunkBytes > 0,
                 "Memory__Limits__ImportBodyBytes, ImportChunkRecords and ImportChunkBytes must be positive.")
             .ValidateOnStart();
-        services.AddOptions<SearchOptions>().BindConfiguration("Memory:Search");
+        services.AddOptions<SearchOptions>().BindConfiguration("Memory:Search")
+            .Validate(o => o.VectorWeight is >= 0 and <= 1, "Memory__Search__VectorWeight must be from 0 to 1: the vector's share of what lexical relevance leaves, e.g. 0.2.")
+            .Validate(o => o.CjkCharacterWeight is >= 0 and <= 1, "Memory__Search__CjkCharacterWeight must be from 0 to 1: a Chinese question's characters beside its bigrams, e.g. 0.4.")
+            .Validate(o => o.ContextWeight is >= 0 and <= 1, "Memory__Search__ContextWeight must be from 0 to 1: what a message says around its question, e.g. 0.5.")
+            .Validate(o => o.K1 is >= 0 and <= 10, "Memory__Search__K1 must be from 0 to 10: BM25's term-frequency saturation, e.g. 1.2.")
+            .Validate(o => o.B is >= 0 and <= 1, "Memory__Search__B must be from 0 to 1: BM25's length normalisation, e.g. 0.65.")
+            .Validate(o => o.MinLexicalRelevance is >= 0 and < 1 && o.MinVectorSimilarity is >= -1 and < 1,
+                "Memory__Search__MinLexicalRelevance must be from 0 to under 1 and Memory__Search__MinVectorSimilarity from -1 to under 1.")
+            .Validate(o => o.Candidates is > 0 and <= 1_000, "Memory__Search__Candidates must be from 1 to 1000: what each index gives a search, e.g. 50.")
+            .Validate(o => o.EmbeddingTimeout > TimeSpan.Zero && o.EmbeddingPause >= TimeSpan.Zero,
+                "Memory__Search__EmbeddingTimeout must be positive and Memory__Search__EmbeddingPause not negative, e.g. 00:00:03 and 00:00:30.")
+            .ValidateOnStart();
         services.AddOptions<AccessOptions>().BindConfiguration("Memory:Accesses")
             .Validate(o => o.FlushInterval >= TimeSpan.Zero && o.MaxPending > 0, "Memory:Accesses needs a FlushInterval of zero or more and a positive MaxPending.")
             .ValidateOnStart();

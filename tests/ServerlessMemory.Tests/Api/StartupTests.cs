@@ -102,6 +102,8 @@ public sealed class StartupTests : IDisposable
     [InlineData("Model__Provider", "AzureOpenAI", "Model__Endpoint")]
     [InlineData("Decay__Schedule", "every hour", "Decay__Schedule")]
     [InlineData("Memory__SqlitePath", "/proc/serverless-memory/memory.db", "Memory__SqlitePath")]
+    [InlineData("Memory__Search__ContextWeight", "2", "Memory__Search__ContextWeight")]
+    [InlineData("Memory__Search__B", "-0.5", "Memory__Search__B")]
     public async Task A_bad_setting_is_one_line_naming_it_and_a_non_zero_exit(string name, string value, string named)
     {
         using var run = Start(new Dictionary<string, string> { [name] = value }, "--urls", "http://127.0.0.1:0");

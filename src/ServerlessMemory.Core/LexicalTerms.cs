@@ -70,22 +70,27 @@ public static class LexicalTerms
     public static (IReadOnlyList<string> Terms, IReadOnlyDictionary<string, double> Weights) WeightedQuery(
         string text, double characterWeight, double contextWeight = 1)
     {
-        var terms = Terms(text, Pass.Query);
-        var sentences = Sentences(text);
-        var focused = contextWeight != 1 && sentences.Any(Asks) && !sentences.All(Asks);
+        var sentences = Sentences(text).Select(s => (Text: s, Asks: Asks(s))).ToList();
+        var focused = contextWeight != 1 && sentences.Any(s => s.Asks) && !sentences.All(s => s.Asks);
+        double Weight((string Text, bool Asks) sentence) => focused && !sentence.Asks ? contextWeight : 1;
         // A term the question repeats weighs as often as it is said, as each is a clause of Lucene's query.
+        var terms = new List<string>();
         var weights = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var sentence in sentences)
         {
-            var weight = focused && !Asks(sentence) ? contextWeight : 1;
-            Walk(sentence, Pass.Query, term => weights[term] = weights.GetValueOrDefault(term) + weight);
+            var weight = Weight(sentence);
+            Walk(sentence.Text, Pass.Query, term =>
+            {
+                if (!weights.TryGetValue(term, out var held)) terms.Add(term);
+                weights[term] = held + weight;
+            });
         }
         if (characterWeight <= 0) return (terms, weights);
         var words = new HashSet<string>(terms, StringComparer.Ordinal);
         foreach (var sentence in sentences)
         {
-            var weight = characterWeight * (focused && !Asks(sentence) ? contextWeight : 1);
-            Walk(sentence, Pass.QueryCharacters, term =>
+            var weight = characterWeight * Weight(sentence);
+            Walk(sentence.Text, Pass.QueryCharacters, term =>
             {
                 if (words.Contains(term)) return;
                 if (!weights.TryGetValue(term, out var held)) terms.Add(term);
